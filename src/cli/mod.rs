@@ -1,0 +1,128 @@
+//! The command line: parse, call, print. Errors become `anyhow` here and nowhere else.
+
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+use crate::stack::{LoadOptions, Loaded};
+
+/// berth: run compose stacks on berth's own daemonless container engine.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Stack file(s), merged in order; `-` reads standard input [env: COMPOSE_FILE]
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Project name [env: COMPOSE_PROJECT_NAME]
+    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    pub project_name: Option<String>,
+    /// Project directory (default: the directory of the first stack file)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project_directory: Option<PathBuf>,
+    /// Environment file(s) to read instead of the project's .env
+    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Profile(s) to enable [env: COMPOSE_PROFILES]
+    #[arg(long = "profile", global = true, value_name = "PROFILE")]
+    pub profiles: Vec<String>,
+    /// State root of the engine
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_ROOT",
+        default_value = "/var/lib/berth",
+        value_name = "DIR"
+    )]
+    pub root: PathBuf,
+    /// More output (-v debug, -vv trace); RUST_LOG overrides
+    #[arg(short = 'v', long = "verbose", global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, resolve and print the stack file in canonical form
+    Config(config::ConfigArgs),
+    /// Print version information
+    Version,
+}
+
+impl GlobalArgs {
+    /// Load options for the stack front end from these flags and the process.
+    pub fn load_options(&self, interpolate: bool) -> anyhow::Result<LoadOptions> {
+        let mut opts = LoadOptions::from_process()?;
+        opts.files = self.files.clone();
+        opts.project_name = self.project_name.clone();
+        opts.project_directory = self.project_directory.clone();
+        opts.env_files = self.env_files.clone();
+        opts.profiles = self.profiles.clone();
+        opts.interpolate = interpolate;
+        if opts.files.iter().any(|f| f == "-") {
+            use std::io::Read;
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            opts.stdin = Some(text);
+        }
+        Ok(opts)
+    }
+
+    /// Loads the project and prints its warnings to stderr.
+    pub fn load(&self, interpolate: bool) -> anyhow::Result<Loaded> {
+        let opts = self.load_options(interpolate)?;
+        let loaded = crate::stack::load(&opts)?;
+        for warning in &loaded.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(loaded)
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+/// Entry point of the `berth` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Config(args) => config::run(&cli.global, &args),
+        Command::Version => {
+            println!("berth {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The container engine: images, runtime, network, volumes, monitor and state.
+//!
+//! The engine knows containers, images, networks and volumes; it never imports the stack file,
+//! the graph or the reconciler. Its parts arrive with their own issues.

@@ -1,0 +1,5 @@
+//! The `berth` command line.
+
+fn main() -> std::process::ExitCode {
+    berth::cli::main()
+}

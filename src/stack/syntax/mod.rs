@@ -1,0 +1,7 @@
+//! Parsers for Compose's short syntaxes and units, pure functions returning `Err(String)` that
+//! the caller wraps with the key path. OWNER: helper H4.
+
+pub mod hosts;
+pub mod ports;
+pub mod units;
+pub mod volumes;
