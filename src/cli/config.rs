@@ -20,8 +20,8 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub networks: bool,
     /// Print the profile names, one per line
-    #[arg(long)]
-    pub profiles: bool,
+    #[arg(long = "profiles")]
+    pub list_profiles: bool,
     /// Only validate; print nothing
     #[arg(short, long)]
     pub quiet: bool,
@@ -43,7 +43,7 @@ pub fn run(global: &GlobalArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
-    if args.services || args.volumes || args.networks || args.profiles {
+    if args.services || args.volumes || args.networks || args.list_profiles {
         let names: Vec<&String> = if args.services {
             project.services.keys().collect()
         } else if args.volumes {

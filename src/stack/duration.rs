@@ -132,8 +132,12 @@ mod tests {
 
     #[test]
     fn refuses_bad_input() {
-        assert!(GoDuration::parse("10").unwrap_err().contains("missing unit"));
-        assert!(GoDuration::parse("10x").unwrap_err().contains("unknown unit"));
+        assert!(GoDuration::parse("10")
+            .unwrap_err()
+            .contains("missing unit"));
+        assert!(GoDuration::parse("10x")
+            .unwrap_err()
+            .contains("unknown unit"));
         assert!(GoDuration::parse("-1s").is_err());
         assert!(GoDuration::parse("").is_err());
         assert!(GoDuration::parse("s").is_err());

@@ -1,0 +1,1 @@
+-- runs once on first start
