@@ -175,7 +175,7 @@ fn report(label: &str, s: &Stats) {
 /// `load` + YAML serialization once; the length of the YAML.
 fn load_and_print(opts: &LoadOptions) -> Result<usize, String> {
     let loaded = load(opts).map_err(|e| e.to_string())?;
-    let yaml = serde_yaml::to_string(&loaded.project).map_err(|e| e.to_string())?;
+    let yaml = berth::stack::yaml_out::to_string(&loaded.project).map_err(|e| e.to_string())?;
     Ok(yaml.len())
 }
 

@@ -67,7 +67,7 @@ pub fn run(global: &GlobalArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     match args.format {
-        Format::Yaml => out.write_all(serde_yaml::to_string(project)?.as_bytes())?,
+        Format::Yaml => out.write_all(crate::stack::yaml_out::to_string(project)?.as_bytes())?,
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, project)?;
             writeln!(out)?;

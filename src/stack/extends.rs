@@ -39,9 +39,23 @@ pub fn resolve_extends(doc: &mut Value, file_dir: &Path, loader: &mut Loader<'_>
         .filter_map(|k| k.as_str().map(str::to_string))
         .collect();
     for name in names {
-        ext.resolve(services, &this, &name, &mut Vec::new())?;
+        // Only services that extend another are touched (the rest are not copied).
+        if services.get(name.as_str()).is_some_and(has_extends) {
+            ext.resolve(services, &this, &name, &mut Vec::new())?;
+        }
     }
     Ok(())
+}
+
+/// Whether a service (possibly under `!override`) has an `extends` key.
+fn has_extends(service: &Value) -> bool {
+    let service = match service {
+        Value::Tagged(t) => &t.value,
+        other => other,
+    };
+    service
+        .as_mapping()
+        .is_some_and(|s| s.contains_key("extends"))
 }
 
 /// The file a services mapping comes from.

@@ -86,26 +86,37 @@ pub(crate) fn check_tags(v: &Value, path: &KeyPath, positions: &Positions) -> Re
 }
 
 /// Removes `!reset` values (with their key or sequence slot) and the `!override` tags.
-pub(crate) fn strip_tags(v: Value) -> Option<Value> {
+pub(crate) fn strip_tags(mut v: Value) -> Option<Value> {
+    strip_tags_in_place(&mut v).then_some(v)
+}
+
+/// [`strip_tags`] without rebuilding the tree: `false` when `v` itself is `!reset` (the caller
+/// drops it).
+fn strip_tags_in_place(v: &mut Value) -> bool {
     match v {
         Value::Tagged(t) => match tag_of_name(&t.tag) {
-            Tag::Reset => None,
-            Tag::Override => strip_tags(t.value),
+            Tag::Reset => false,
+            Tag::Override => {
+                let inner = std::mem::take(&mut t.value);
+                *v = inner;
+                strip_tags_in_place(v)
+            }
             Tag::Other(_) => {
-                let mut t = t;
-                t.value = strip_tags(std::mem::take(&mut t.value)).unwrap_or(Value::Null);
-                Some(Value::Tagged(t))
+                if !strip_tags_in_place(&mut t.value) {
+                    t.value = Value::Null;
+                }
+                true
             }
         },
-        Value::Mapping(m) => Some(Value::Mapping(
-            m.into_iter()
-                .filter_map(|(k, v)| strip_tags(v).map(|v| (k, v)))
-                .collect(),
-        )),
-        Value::Sequence(items) => Some(Value::Sequence(
-            items.into_iter().filter_map(strip_tags).collect(),
-        )),
-        other => Some(other),
+        Value::Mapping(m) => {
+            m.retain(|_, v| strip_tags_in_place(v));
+            true
+        }
+        Value::Sequence(items) => {
+            items.retain_mut(strip_tags_in_place);
+            true
+        }
+        _ => true,
     }
 }
 

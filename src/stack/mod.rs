@@ -26,6 +26,8 @@ pub mod source;
 pub mod syntax;
 mod tree_checks;
 mod validate;
+pub mod yaml_out;
+mod yaml_tree;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -125,6 +127,7 @@ impl Loader<'_> {
 /// Runs the whole pipeline: discover -> env -> parse+interpolate -> include -> extends ->
 /// merge -> relative paths -> tree checks -> typing -> normalize -> profiles -> validate -> graph.
 pub fn load(opts: &LoadOptions) -> Result<Loaded> {
+    let mut clock = StageClock::start();
     let found = discover::discover(opts)?;
     let env = Environment::load(opts, &found.project_dir)?;
     let mut loader = Loader {
@@ -145,17 +148,21 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded> {
                 (loader.load_path(p)?, dir)
             }
         };
+        clock.lap("parse+interpolate");
         include::resolve_includes(&mut doc, &dir, &found.project_dir, &mut loader)?;
         extends::resolve_extends(&mut doc, &dir, &mut loader)?;
+        clock.lap("include+extends");
         merged = Some(match merged {
             None => merge::strip_override_tags(doc),
             Some(base) => merge::merge(base, doc, &loader.positions)?,
         });
     }
     let mut tree = merged.unwrap_or(serde_yaml::Value::Mapping(Default::default()));
+    clock.lap("merge");
     paths::resolve_relative_paths(&mut tree, &found.project_dir, &env);
 
     let mut warnings = tree_checks::check_tree(&tree, &loader.positions)?;
+    clock.lap("paths+tree checks");
     let top_name = tree
         .get("name")
         .and_then(|v| v.as_str())
@@ -168,6 +175,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded> {
     )?;
 
     let input = input::StackFile::from_tree(tree, &loader.positions)?;
+    clock.lap("typing");
     let ctx = normalize::Context {
         project_name: &name,
         project_dir: &found.project_dir,
@@ -175,14 +183,36 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded> {
         positions: &loader.positions,
     };
     let mut project = normalize::normalize(input, &ctx)?;
+    clock.lap("normalize");
     project.files = found.files.iter().map(|f| f.to_string()).collect();
     let active = profiles::active_profiles(&opts.profiles, &env);
     profiles::apply_profiles(&mut project, &active, &loader.positions)?;
     warnings.extend(validate::validate_project(&project, &loader.positions)?);
     project.dependency_graph()?;
+    clock.lap("profiles+validate+graph");
     Ok(Loaded {
         project,
         warnings,
         positions: loader.positions,
     })
+}
+
+/// Times the pipeline's stages; each lap is a `debug` event (`berth -vv config` shows them).
+struct StageClock {
+    last: std::time::Instant,
+}
+
+impl StageClock {
+    fn start() -> StageClock {
+        StageClock {
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn lap(&mut self, stage: &str) {
+        let now = std::time::Instant::now();
+        let micros = now.duration_since(self.last).as_micros() as u64;
+        tracing::debug!(stage, micros, "stack load stage done");
+        self.last = now;
+    }
 }

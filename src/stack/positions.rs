@@ -7,8 +7,11 @@
 
 use std::collections::HashMap;
 
+use indexmap::IndexMap;
+
 use saphyr_parser::{Event, Parser, Span};
 
+use super::yaml_tree::TreeBuilder;
 use super::{Location, Place};
 
 /// Most entries an index records; aliases copy subtrees, and a hostile file must not make the
@@ -23,11 +26,9 @@ const MAX_COPIED: usize = 50_000;
 #[derive(Debug, Clone, Default)]
 pub struct PositionIndex {
     pub file: String,
-    /// Key path -> index into `entries`.
-    by_path: HashMap<String, usize>,
-    /// (path, line, column) in the order they were met; an anchored node's descendants are a
-    /// contiguous run of this list, which is what aliases copy.
-    entries: Vec<(String, usize, usize)>,
+    /// Key path -> (line, column), in the order the paths were met; an anchored node's
+    /// descendants are a contiguous run of indexes, which is what aliases copy.
+    entries: IndexMap<String, (usize, usize)>,
 }
 
 /// What a scan of a text found: its index and how many nodes it expands to.
@@ -37,6 +38,10 @@ pub struct Scan {
     /// Nodes of the first document once every alias is expanded (saturating); `None` when the
     /// event parser rejected the text.
     pub expanded_nodes: Option<u64>,
+    /// The document's YAML tree built from the same events, when the one-pass builder could
+    /// build it exactly as `yaml_serde` would (see [`super::yaml_tree`]); `None` means "parse
+    /// the text with `yaml_serde`".
+    pub value: Option<serde_yaml::Value>,
 }
 
 /// Indexes `text` and counts its nodes with aliases expanded, stopping (with the count over
@@ -54,18 +59,22 @@ pub fn scan(file: &str, text: &str, node_cap: u64) -> Scan {
         node_cap,
         copied: 0,
     };
-    match builder.run(text) {
+    let mut tree = Some(TreeBuilder::default());
+    match builder.run(text, &mut tree) {
         Some(()) if builder.nodes <= node_cap => Scan {
             index: builder.index,
             expanded_nodes: Some(builder.nodes),
+            value: tree.and_then(TreeBuilder::finish),
         },
         Some(()) => Scan {
             index: empty(),
             expanded_nodes: Some(builder.nodes),
+            value: None,
         },
         None => Scan {
             index: empty(),
             expanded_nodes: None,
+            value: None,
         },
     }
 }
@@ -79,13 +88,10 @@ impl PositionIndex {
 
     /// The location recorded for exactly `path`.
     pub fn get_exact(&self, path: &str) -> Option<Location> {
-        self.by_path.get(path).map(|&i| {
-            let (_, line, column) = &self.entries[i];
-            Location {
-                file: self.file.clone(),
-                line: *line,
-                column: *column,
-            }
+        self.entries.get(path).map(|&(line, column)| Location {
+            file: self.file.clone(),
+            line,
+            column,
         })
     }
 
@@ -103,11 +109,11 @@ impl PositionIndex {
 
     /// Number of recorded paths.
     pub fn len(&self) -> usize {
-        self.by_path.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_path.is_empty()
+        self.entries.is_empty()
     }
 
     /// A [`Place`] for `path` in this file, located when possible.
@@ -119,11 +125,10 @@ impl PositionIndex {
         if self.entries.len() >= MAX_ENTRIES {
             return;
         }
-        if !overwrite && self.by_path.contains_key(&path) {
+        if !overwrite && self.entries.contains_key(&path) {
             return;
         }
-        self.by_path.insert(path.clone(), self.entries.len());
-        self.entries.push((path, line, column));
+        self.entries.insert(path, (line, column));
     }
 }
 
@@ -143,10 +148,13 @@ pub fn parent_path(path: &str) -> Option<&str> {
 /// `base` + `.key` (no dot at the top level).
 pub fn join_key(base: &str, key: &str) -> String {
     if base.is_empty() {
-        key.to_string()
-    } else {
-        format!("{base}.{key}")
+        return key.to_string();
     }
+    let mut path = String::with_capacity(base.len() + 1 + key.len());
+    path.push_str(base);
+    path.push('.');
+    path.push_str(key);
+    path
 }
 
 /// The text of a mapping key as it appears in key paths.
@@ -234,22 +242,37 @@ enum Slot {
 }
 
 impl Builder {
-    /// Walks the first document; `None` when the event parser fails. Stops early once the
-    /// node count passes the cap.
-    fn run(&mut self, text: &str) -> Option<()> {
+    /// Walks the first document, feeding every event to `tree` as well (which reads on to see
+    /// whether another document follows); `None` when the event parser fails. Stops early
+    /// once the node count passes the cap.
+    fn run(&mut self, text: &str, tree: &mut Option<TreeBuilder>) -> Option<()> {
         let mut seen_document = false;
+        let mut indexed = false;
         for item in Parser::new_from_str(text) {
             let (event, span) = item.ok()?;
+            if let Some(t) = tree {
+                if !t.event(&event) {
+                    *tree = None;
+                }
+            }
+            if indexed {
+                if tree.is_none() {
+                    break;
+                }
+                continue;
+            }
             match event {
                 Event::DocumentStart(_) => {
                     if seen_document {
-                        break;
+                        indexed = true;
+                        continue;
                     }
                     seen_document = true;
                 }
                 Event::DocumentEnd | Event::StreamEnd => {
                     if seen_document {
-                        break;
+                        indexed = true;
+                        continue;
                     }
                 }
                 Event::Scalar(value, _, anchor, _) => {
@@ -260,6 +283,7 @@ impl Builder {
                     let size = self.anchors.get(&id).map_or(1, |a| a.size);
                     self.nodes = self.nodes.saturating_add(size);
                     if self.nodes > self.node_cap {
+                        *tree = None;
                         return Some(());
                     }
                     self.alias(id, span);
@@ -462,7 +486,9 @@ impl Builder {
         }
         self.copied += anchor.end - anchor.start;
         for i in anchor.start..anchor.end {
-            let (path, line, column) = self.index.entries[i].clone();
+            let Some((path, &(line, column))) = self.index.entries.get_index(i) else {
+                break;
+            };
             let Some(suffix) = path.strip_prefix(anchor.path.as_str()) else {
                 continue;
             };

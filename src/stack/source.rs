@@ -27,7 +27,10 @@ impl SourceFile {
                 file: name.to_string(),
             });
         }
-        let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(name, text, &e))?;
+        let value: Value = match scan.value {
+            Some(value) => value,
+            None => serde_yaml::from_str(text).map_err(|e| yaml_error(name, text, &e))?,
+        };
         let mut value = match value {
             Value::Null => Value::Mapping(Mapping::new()),
             Value::Mapping(_) => value,
@@ -110,15 +113,27 @@ fn second_document_line(text: &str) -> Option<usize> {
 /// first, so that a merged mapping's own merge keys are resolved before it is merged. Keys
 /// written in a mapping win over merged ones; among several merged mappings the first wins.
 pub fn apply_merge_keys(value: &mut Value, path: &str, index: &PositionIndex) -> Result<()> {
+    merge_keys_at(value, &|| path.to_string(), index)
+}
+
+/// [`apply_merge_keys`] with the key path built only when an error needs it.
+fn merge_keys_at(
+    value: &mut Value,
+    path: &dyn Fn() -> String,
+    index: &PositionIndex,
+) -> Result<()> {
     match value {
         Value::Mapping(map) => {
             for (k, v) in map.iter_mut() {
-                let child = match k {
-                    Value::String(s) if s == "<<" => path.to_string(),
-                    Value::String(s) => join_key(path, s),
-                    other => join_key(path, &key_text(other)),
+                if !matches!(v, Value::Mapping(_) | Value::Sequence(_) | Value::Tagged(_)) {
+                    continue;
+                }
+                let child = || match k {
+                    Value::String(s) if s == "<<" => path(),
+                    Value::String(s) => join_key(&path(), s),
+                    other => join_key(&path(), &key_text(other)),
                 };
-                apply_merge_keys(v, &child, index)?;
+                merge_keys_at(v, &child, index)?;
             }
             let Some(merged) = map.remove("<<") else {
                 return Ok(());
@@ -132,7 +147,7 @@ pub fn apply_merge_keys(value: &mut Value, path: &str, index: &PositionIndex) ->
                             Value::Mapping(m) => sources.push(m),
                             other => {
                                 return Err(merge_error(
-                                    path,
+                                    &path(),
                                     index,
                                     &format!(
                                         "item {i} of the `<<` list is {}, not a mapping",
@@ -146,7 +161,7 @@ pub fn apply_merge_keys(value: &mut Value, path: &str, index: &PositionIndex) ->
                 }
                 other => {
                     return Err(merge_error(
-                        path,
+                        &path(),
                         index,
                         &format!(
                             "`<<` takes a mapping or a list of mappings (usually aliases like \
@@ -167,11 +182,11 @@ pub fn apply_merge_keys(value: &mut Value, path: &str, index: &PositionIndex) ->
         }
         Value::Sequence(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                apply_merge_keys(item, &format!("{path}[{i}]"), index)?;
+                merge_keys_at(item, &|| format!("{}[{i}]", path()), index)?;
             }
             Ok(())
         }
-        Value::Tagged(tagged) => apply_merge_keys(&mut tagged.value, path, index),
+        Value::Tagged(tagged) => merge_keys_at(&mut tagged.value, path, index),
         _ => Ok(()),
     }
 }
