@@ -2,3 +2,5 @@
 //!
 //! The engine knows containers, images, networks and volumes; it never imports the stack file,
 //! the graph or the reconciler. Its parts arrive with their own issues.
+
+pub mod image;
