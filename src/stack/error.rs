@@ -102,8 +102,13 @@ pub enum StackError {
         message: String,
     },
 
-    #[error("{at}: unknown key `{key}`; check its spelling against the Compose Specification")]
-    UnknownKey { at: Place, key: String },
+    #[error("{at}: unknown key `{key}`; {}", unknown_key_hint(suggestion.as_deref()))]
+    UnknownKey {
+        at: Place,
+        key: String,
+        /// A known key spelled closely enough to be what was meant.
+        suggestion: Option<String>,
+    },
 
     #[error("{at}: {message}")]
     WrongType { at: Place, message: String },
@@ -138,8 +143,15 @@ pub enum StackError {
         message: String,
     },
 
-    #[error("{0}")]
+    #[error(transparent)]
     Graph(#[from] crate::graph::GraphError),
+}
+
+fn unknown_key_hint(suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => "check its spelling against the Compose Specification".to_string(),
+    }
 }
 
 pub type Result<T, E = StackError> = std::result::Result<T, E>;

@@ -164,8 +164,10 @@ fn parse_entry(entry: &Value, i: usize, working_dir: &Path, loader: &Loader<'_>)
                 .find(|k| !matches!(k.as_str(), Some("path" | "project_directory" | "env_file")))
             {
                 let key = merge::key_string(k);
+                let known = ["path", "project_directory", "env_file"].map(String::from);
                 return Err(StackError::UnknownKey {
                     at: loader.positions.place(&at.key(&key).to_string()),
+                    suggestion: crate::stack::input::closest(&key, &known),
                     key,
                 });
             }

@@ -19,7 +19,7 @@ pub fn interpolate_tree(
     positions: &PositionIndex,
 ) -> Result<()> {
     let lookup = |name: &str| env.get(name).map(str::to_string);
-    walk(value, "", &lookup, positions)
+    walk(value, &String::new, &lookup, positions)
 }
 
 /// Interpolates one string found at `path` (for callers outside the tree walk).
@@ -47,7 +47,7 @@ pub fn interpolate_str(
 
 fn walk(
     value: &mut Value,
-    path: &str,
+    path: &dyn Fn() -> String,
     lookup: &dyn Fn(&str) -> Option<String>,
     positions: &PositionIndex,
 ) -> Result<()> {
@@ -61,7 +61,7 @@ fn walk(
             match result {
                 Ok(new) => {
                     if !unset.is_empty() {
-                        let place = positions.place(path);
+                        let place = positions.place(&path());
                         for name in unset {
                             warn_unset(&name, &place);
                         }
@@ -69,19 +69,21 @@ fn walk(
                     *s = new;
                     Ok(())
                 }
-                Err(e) => Err(to_stack_error(e, positions.place(path))),
+                Err(e) => Err(to_stack_error(e, positions.place(&path()))),
             }
         }
         Value::Mapping(map) => {
             for (k, v) in map.iter_mut() {
-                let child = join_key(path, &key_text(k));
-                walk(v, &child, lookup, positions)?;
+                if matches!(v, Value::Null | Value::Bool(_) | Value::Number(_)) {
+                    continue;
+                }
+                walk(v, &|| join_key(&path(), &key_text(k)), lookup, positions)?;
             }
             Ok(())
         }
         Value::Sequence(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                walk(item, &join_index(path, i), lookup, positions)?;
+                walk(item, &|| join_index(&path(), i), lookup, positions)?;
             }
             Ok(())
         }

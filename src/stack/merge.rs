@@ -69,6 +69,9 @@ pub(crate) fn extend_service(
 
 /// Rejects YAML tags other than `!reset` and `!override`, naming the key that carries one.
 pub(crate) fn check_tags(v: &Value, path: &KeyPath, positions: &Positions) -> Result<()> {
+    if !has_tags(v) {
+        return Ok(());
+    }
     match v {
         Value::Tagged(t) => match tag_of(v) {
             Some(Tag::Other(name)) => Err(unknown_tag(&name, path, positions)),
@@ -82,6 +85,16 @@ pub(crate) fn check_tags(v: &Value, path: &KeyPath, positions: &Positions) -> Re
             .enumerate()
             .try_for_each(|(i, v)| check_tags(v, &path.index(i), positions)),
         _ => Ok(()),
+    }
+}
+
+/// Whether any node of `v` is tagged (cheap: no key paths built).
+fn has_tags(v: &Value) -> bool {
+    match v {
+        Value::Tagged(_) => true,
+        Value::Mapping(m) => m.values().any(has_tags),
+        Value::Sequence(items) => items.iter().any(has_tags),
+        _ => false,
     }
 }
 

@@ -302,6 +302,42 @@ impl Builder {
 
     fn scalar(&mut self, value: &str, span: Span, anchor: usize) {
         let mut anchor_path = String::new();
+        // A mapping key (the common case): its path joins the parent's without copying it.
+        let key_of = match self.stack.last() {
+            Some(Frame {
+                kind: FrameKind::Mapping { pending: None },
+                path,
+                merge,
+                ..
+            }) => Some(if value == "<<" {
+                (path.clone(), true, *merge)
+            } else {
+                (join_key(path, value), false, *merge)
+            }),
+            _ => None,
+        };
+        if let Some((path, is_merge, in_merge)) = key_of {
+            if !is_merge {
+                self.record(&path, span, !in_merge);
+            }
+            self.set_pending(Pending {
+                path,
+                merge: is_merge,
+            });
+            if anchor > 0 {
+                let end = self.index.entries.len();
+                self.anchors.insert(
+                    anchor,
+                    Anchor {
+                        path: String::new(),
+                        start: end,
+                        end,
+                        size: 1,
+                    },
+                );
+            }
+            return;
+        }
         match self.slot() {
             Slot::Key(parent, in_merge) => {
                 let merge = value == "<<";

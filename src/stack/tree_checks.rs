@@ -139,7 +139,7 @@ pub fn check_tree(tree: &Value, positions: &Positions) -> Result<Vec<Warning>> {
     for rule in RULES {
         let segments: Vec<&str> = rule.pattern.split('.').collect();
         let mut found = Vec::new();
-        collect(tree, &segments, String::new(), &mut found);
+        collect(tree, &segments, &String::new, &mut found);
         for (path, value) in found {
             let Some(shown) = setting(value) else {
                 continue;
@@ -180,7 +180,7 @@ pub fn check_tree(tree: &Value, positions: &Positions) -> Result<Vec<Warning>> {
 fn collect<'a>(
     value: &'a Value,
     segments: &[&str],
-    path: String,
+    path: &dyn Fn() -> String,
     out: &mut Vec<(String, &'a Value)>,
 ) {
     let value = match value {
@@ -188,25 +188,25 @@ fn collect<'a>(
         v => v,
     };
     let Some((first, rest)) = segments.split_first() else {
-        out.push((path, value));
+        out.push((path(), value));
         return;
     };
     match (*first, value) {
         ("*", Value::Mapping(map)) => {
             for (key, child) in map {
                 if let Some(key) = key.as_str() {
-                    collect(child, rest, join_key(&path, key), out);
+                    collect(child, rest, &|| join_key(&path(), key), out);
                 }
             }
         }
         ("[]", Value::Sequence(items)) => {
             for (i, child) in items.iter().enumerate() {
-                collect(child, rest, join_index(&path, i), out);
+                collect(child, rest, &|| join_index(&path(), i), out);
             }
         }
         (key, Value::Mapping(map)) => {
             if let Some(child) = map.get(key) {
-                collect(child, rest, join_key(&path, key), out);
+                collect(child, rest, &|| join_key(&path(), key), out);
             }
         }
         _ => {}

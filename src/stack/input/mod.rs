@@ -126,6 +126,47 @@ fn plain_words(s: &str) -> String {
     }
 }
 
+/// The keys serde lists after "expected": "one of `a`, `b`" or "`a`".
+fn known_keys(list: &str) -> Vec<String> {
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The known key closest to `key`, if close enough to be a typo (edit distance at most a
+/// third of its length, and at most 3).
+pub(crate) fn closest(key: &str, known: &[String]) -> Option<String> {
+    let limit = (key.chars().count() / 3).clamp(1, 3);
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.clone())
+}
+
+/// Levenshtein distance, with a transposition of neighbours counted as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2 = vec![0usize; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
+}
+
 /// Turns a typing error into a StackError naming the key path, its location and the fix.
 fn typing_error(
     err: &serde_path_to_error::Error<serde_yaml::Error>,
@@ -140,9 +181,14 @@ fn typing_error(
         } else {
             join(&path, key)
         };
+        let known = message
+            .split_once(", expected ")
+            .map(|(_, rest)| known_keys(rest))
+            .unwrap_or_default();
         return StackError::UnknownKey {
             at: positions.place(&at),
             key: key.to_string(),
+            suggestion: closest(key, &known),
         };
     }
     if let Some(field) = quoted_after(&message, "missing field `") {

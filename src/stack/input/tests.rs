@@ -33,7 +33,7 @@ fn web(file: &StackFile) -> &Service {
 fn unknown_key_names_key_path_and_location() {
     let err = error("services:\n  web:\n    image: nginx\n    portz:\n      - 80\n");
     match &err {
-        StackError::UnknownKey { at, key } => {
+        StackError::UnknownKey { at, key, .. } => {
             assert_eq!(key, "portz");
             assert_eq!(at.path, "services.web.portz");
             let loc = at.location.as_ref().expect("location");
@@ -53,7 +53,7 @@ fn unknown_key_names_key_path_and_location() {
 fn unknown_key_inside_long_syntax_keeps_its_path() {
     let err = error("services:\n  web:\n    ports:\n      - target: 80\n        publishd: 8080\n");
     match err {
-        StackError::UnknownKey { at, key } => {
+        StackError::UnknownKey { at, key, .. } => {
             assert_eq!(key, "publishd");
             assert_eq!(at.path, "services.web.ports[0].publishd");
             assert_eq!(at.location.map(|l| l.line), Some(5));
@@ -74,7 +74,7 @@ fn unknown_key_inside_long_syntax_keeps_its_path() {
 fn unknown_top_level_key() {
     let err = error("servics:\n  web: {}\n");
     assert!(
-        matches!(err, StackError::UnknownKey { ref key, ref at } if key == "servics" && at.path == "servics")
+        matches!(err, StackError::UnknownKey { ref key, ref at, .. } if key == "servics" && at.path == "servics")
     );
 }
 
@@ -197,4 +197,12 @@ fn version_include_and_short_long_forms_type() {
 fn empty_tree_types_as_empty_file() {
     let f = StackFile::from_tree(serde_yaml::Value::Null, &Positions::default()).unwrap();
     assert_eq!(f, StackFile::default());
+}
+
+#[test]
+fn unknown_keys_suggest_the_closest_known_key() {
+    let err = error("services:\n  web:\n    imgae: nginx\n");
+    assert!(err.to_string().contains("did you mean `image`?"), "{err}");
+    let err = error("services:\n  web:\n    image: x\n    zzzzzz: 1\n");
+    assert!(err.to_string().contains("check its spelling"), "{err}");
 }
