@@ -1,6 +1,7 @@
 //! The command line: parse, call, print. Errors become `anyhow` here and nowhere else.
 
 mod config;
+mod image;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,19 +24,19 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Stack file(s), merged in order; `-` reads standard input [env: COMPOSE_FILE]
-    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<String>,
     /// Project name [env: COMPOSE_PROJECT_NAME]
-    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
     /// Project directory (default: the directory of the first stack file)
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
     /// Environment file(s) to read instead of the project's .env
-    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    #[arg(long = "env-file", value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
     /// Profile(s) to enable [env: COMPOSE_PROFILES]
-    #[arg(long = "profile", global = true, value_name = "PROFILE")]
+    #[arg(long = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
     /// State root of the engine
     #[arg(
@@ -46,7 +47,7 @@ pub struct GlobalArgs {
         value_name = "DIR"
     )]
     pub root: PathBuf,
-    /// More output (-v debug, -vv trace); RUST_LOG overrides
+    /// More output (-v info, -vv debug, -vvv trace); RUST_LOG overrides
     #[arg(short = 'v', long = "verbose", global = true, action = ArgAction::Count)]
     pub verbose: u8,
 }
@@ -55,6 +56,13 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Parse, resolve and print the stack file in canonical form
     Config(config::ConfigArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// List images (`berth image ls`)
+    Images(image::LsArgs),
+    /// Remove images (`berth image rm`)
+    Rmi(image::RmArgs),
     /// Print version information
     Version,
 }
@@ -118,6 +126,17 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The engine changes mounts, namespaces and cgroups: it needs root.
+pub(crate) fn require_root() -> anyhow::Result<()> {
+    if !rustix::process::geteuid().is_root() {
+        anyhow::bail!(
+            "this command needs root: the engine mounts layers and creates namespaces and \
+             cgroups (run it with sudo)"
+        );
+    }
+    Ok(())
+}
+
 /// The error and its causes joined by `: `, leaving out a cause whose text the message already
 /// holds (many of our errors quote their source).
 fn error_chain(err: &anyhow::Error) -> String {
@@ -135,6 +154,9 @@ fn error_chain(err: &anyhow::Error) -> String {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(args) => config::run(&cli.global, &args),
+        Command::Image(cmd) => image::run(&cli.global, &cmd),
+        Command::Images(args) => image::run(&cli.global, &image::ImageCommand::Ls(args)),
+        Command::Rmi(args) => image::run(&cli.global, &image::ImageCommand::Rm(args)),
         Command::Version => {
             println!("berth {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

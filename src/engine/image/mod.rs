@@ -9,6 +9,7 @@
 //! - [`archive`]: import (rootfs tar), load (docker-archive, OCI layout tar), save.
 
 pub mod archive;
+pub mod mount;
 pub mod reference;
 pub mod store;
 pub mod unpack;

@@ -1,0 +1,7 @@
+//! End-to-end tests that need root: they drive the `berth` binary against a private state root
+//! and real kernel features (overlay mounts, namespaces). Each test skips itself, printing
+//! "skipped: needs root", when not run as root; CI runs them as root.
+
+mod support;
+
+mod image;
