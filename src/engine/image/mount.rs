@@ -68,10 +68,15 @@ pub fn mount_overlay(
     if upper.is_none() && lowers.len() == 1 {
         // A read-only overlay needs two lower layers: add an empty one at the bottom.
         let empty = store_dir.join("empty-layer");
-        std::fs::create_dir_all(&empty).map_err(|source| MountError::Prepare {
-            path: empty.clone(),
-            source,
-        })?;
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&empty)
+            .map_err(|source| MountError::Prepare {
+                path: empty.clone(),
+                source,
+            })?;
         lowers.push("empty-layer".to_string());
     }
     let mut data = format!("lowerdir={}", lowers.join(":"));

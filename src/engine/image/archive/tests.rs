@@ -29,7 +29,10 @@ fn layer(files: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 fn sha(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data)))
+    format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data))
+    )
 }
 
 /// A docker-archive with one image per (tag, layers) and the given manifest.json override.
@@ -62,7 +65,9 @@ fn docker_archive(images: &[(&str, Vec<Vec<u8>>)], manifest_override: Option<&st
         }
         manifest.push(serde_json::json!({"Config": cfg_path, "RepoTags": [tag], "Layers": paths}));
     }
-    let m = manifest_override.map(str::to_string).unwrap_or_else(|| serde_json::to_string(&manifest).unwrap());
+    let m = manifest_override
+        .map(str::to_string)
+        .unwrap_or_else(|| serde_json::to_string(&manifest).unwrap());
     add(&mut b, "manifest.json", m.as_bytes());
     b.into_inner().unwrap()
 }
@@ -95,7 +100,10 @@ fn docker_archive_with_shared_layers_and_save_round_trip() {
     let store = ImageStore::open(&tmp.path().join("a")).unwrap();
     let base = layer(&[("base", b"base")]);
     let data = docker_archive(
-        &[("one:1", vec![base.clone(), layer(&[("one", b"1")])]), ("two:2", vec![base.clone(), layer(&[("two", b"2")])])],
+        &[
+            ("one:1", vec![base.clone(), layer(&[("one", b"1")])]),
+            ("two:2", vec![base.clone(), layer(&[("two", b"2")])]),
+        ],
         None,
     );
     let loaded = load(&store, Cursor::new(data), None).unwrap();
@@ -103,15 +111,25 @@ fn docker_archive_with_shared_layers_and_save_round_trip() {
     let one = store.image("one:1").unwrap();
     let two = store.image("two:2").unwrap();
     assert_eq!(one.diff_ids[0], two.diff_ids[0], "the base layer is shared");
-    assert_eq!(crate::engine::image::store::layers::all(store.dir()).len(), 3);
-    assert!(store.inspect_json("one:1").unwrap()["Config"]["Healthcheck"]["Test"][1] == "true", "Docker fields kept");
+    assert_eq!(
+        crate::engine::image::store::layers::all(store.dir()).len(),
+        3
+    );
+    assert!(
+        store.inspect_json("one:1").unwrap()["Config"]["Healthcheck"]["Test"][1] == "true",
+        "Docker fields kept"
+    );
 
     let mut saved = Vec::new();
     save(&store, &["one:1", "two:2"], &mut saved).unwrap();
     let other = ImageStore::open(&tmp.path().join("b")).unwrap();
     let again = load(&other, Cursor::new(saved), None).unwrap();
     let ids: Vec<_> = again.iter().map(|l| l.id.clone()).collect();
-    assert_eq!(ids, vec![one.id.clone(), two.id.clone()], "IDs survive save and load");
+    assert_eq!(
+        ids,
+        vec![one.id.clone(), two.id.clone()],
+        "IDs survive save and load"
+    );
     assert_eq!(other.image("two:2").unwrap().tags[0].familiar(), "two:2");
 }
 
@@ -126,7 +144,9 @@ fn manifest_paths_outside_the_archive_are_refused() {
     for bad in ["../../etc/passwd", "/etc/passwd", "missing/layer.tar"] {
         let m = format!(r#"[{{"Config":"{bad}","RepoTags":["x:1"],"Layers":[]}}]"#);
         let data = docker_archive(&[], Some(&m));
-        let err = load(&store, Cursor::new(data), None).unwrap_err().to_string();
+        let err = load(&store, Cursor::new(data), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(bad), "{err}");
         assert_eq!(snapshot(&store), before, "nothing left after {bad}");
     }
@@ -158,7 +178,9 @@ fn a_layer_that_does_not_match_its_diff_id_is_refused() {
         }
         b.append(&h, &content[..]).unwrap();
     }
-    let err = load(&store, Cursor::new(b.into_inner().unwrap()), None).unwrap_err().to_string();
+    let err = load(&store, Cursor::new(b.into_inner().unwrap()), None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("but the image config says"), "{err}");
     assert_eq!(snapshot(&store), before, "no layer or blob left registered");
 }
@@ -173,7 +195,13 @@ fn truncated_archives_are_refused() {
     let before = snapshot(&store);
     let data = docker_archive(&[("x:1", vec![layer(&[("a", &[1u8; 5000])])])], None);
     let err = load(&store, Cursor::new(data[..3000].to_vec()), None).unwrap_err();
-    assert!(matches!(err, ArchiveError::Stream(_) | ArchiveError::Store(_) | ArchiveError::UnknownFormat), "{err}");
+    assert!(
+        matches!(
+            err,
+            ArchiveError::Stream(_) | ArchiveError::Store(_) | ArchiveError::UnknownFormat
+        ),
+        "{err}"
+    );
     assert_eq!(snapshot(&store), before);
 }
 
@@ -186,7 +214,14 @@ fn oci_blobs_must_match_their_names_and_bare_tags_need_a_name() {
     let store = ImageStore::open(&tmp.path().join("s")).unwrap();
     let l = layer(&[("f", b"f")]);
     let config = serde_json::to_vec(&serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[sha(&l)]}})).unwrap();
-    let manifest = oci_manifest((&sha(&config), config.len() as u64), &[(sha(&l), l.len() as u64, "application/vnd.oci.image.layer.v1.tar")]);
+    let manifest = oci_manifest(
+        (&sha(&config), config.len() as u64),
+        &[(
+            sha(&l),
+            l.len() as u64,
+            "application/vnd.oci.image.layer.v1.tar",
+        )],
+    );
     let build = |tamper: bool, tag: &str| {
         let mut b = tar::Builder::new(Vec::new());
         let mut add = |p: String, d: &[u8]| {
@@ -198,7 +233,11 @@ fn oci_blobs_must_match_their_names_and_bare_tags_need_a_name() {
             b.append(&h, d).unwrap();
         };
         add("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#);
-        let layer_data = if tamper { layer(&[("f", b"tampered")]) } else { l.clone() };
+        let layer_data = if tamper {
+            layer(&[("f", b"tampered")])
+        } else {
+            l.clone()
+        };
         add(format!("blobs/sha256/{}", &sha(&l)[7..]), &layer_data);
         add(format!("blobs/sha256/{}", &sha(&config)[7..]), &config);
         add(format!("blobs/sha256/{}", &sha(&manifest)[7..]), &manifest);
@@ -207,13 +246,34 @@ fn oci_blobs_must_match_their_names_and_bare_tags_need_a_name() {
         b.into_inner().unwrap()
     };
     let before = snapshot(&store);
-    let err = load(&store, Cursor::new(build(true, "v1")), Some("example.com/app")).unwrap_err().to_string();
-    assert!(err.contains(&sha(&l)[7..]) && err.contains("digest"), "{err}");
+    let err = load(
+        &store,
+        Cursor::new(build(true, "v1")),
+        Some("example.com/app"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(&sha(&l)[7..]) && err.contains("digest"),
+        "{err}"
+    );
     assert_eq!(snapshot(&store), before);
-    let err = load(&store, Cursor::new(build(false, "v1")), None).unwrap_err().to_string();
+    let err = load(&store, Cursor::new(build(false, "v1")), None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--name"), "{err}");
-    let ok = load(&store, Cursor::new(build(false, "v1")), Some("example.com/app")).unwrap();
+    let ok = load(
+        &store,
+        Cursor::new(build(false, "v1")),
+        Some("example.com/app"),
+    )
+    .unwrap();
     assert_eq!(ok[0].tags[0].to_string(), "example.com/app:v1");
-    let ok = load(&store, Cursor::new(build(false, "example.com/other:v2")), None).unwrap();
+    let ok = load(
+        &store,
+        Cursor::new(build(false, "example.com/other:v2")),
+        None,
+    )
+    .unwrap();
     assert_eq!(ok[0].tags[0].familiar(), "example.com/other:v2");
 }
