@@ -38,7 +38,7 @@ fn sha(data: &[u8]) -> String {
 /// A docker-archive with one image per (tag, layers) and the given manifest.json override.
 fn docker_archive(images: &[(&str, Vec<Vec<u8>>)], manifest_override: Option<&str>) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
-    let mut add = |b: &mut tar::Builder<Vec<u8>>, p: &str, data: &[u8]| {
+    let add = |b: &mut tar::Builder<Vec<u8>>, p: &str, data: &[u8]| {
         let mut h = tar::Header::new_ustar();
         h.set_path(p).unwrap();
         h.set_size(data.len() as u64);
