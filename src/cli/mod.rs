@@ -2,6 +2,7 @@
 
 mod config;
 mod image;
+mod oci;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,9 @@ pub enum Command {
     Images(image::LsArgs),
     /// Remove images (`berth image rm`)
     Rmi(image::RmArgs),
+    /// OCI runtime (runc-compatible): run bundles
+    #[command(subcommand)]
+    Oci(oci::OciCommand),
     /// Print version information
     Version,
 }
@@ -155,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(args) => config::run(&cli.global, &args),
         Command::Image(cmd) => image::run(&cli.global, &cmd),
+        Command::Oci(cmd) => oci::run(&cli.global, &cmd),
         Command::Images(args) => image::run(&cli.global, &image::ImageCommand::Ls(args)),
         Command::Rmi(args) => image::run(&cli.global, &image::ImageCommand::Rm(args)),
         Command::Version => {

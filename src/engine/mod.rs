@@ -4,3 +4,4 @@
 //! the graph or the reconciler. Its parts arrive with their own issues.
 
 pub mod image;
+pub mod runtime;

@@ -1,0 +1,175 @@
+//! The container's setup, in two small synchronous processes re-executed from berth's own
+//! binary (never forked from a multi-threaded process):
+//!
+//! 1. `init1` joins the namespaces given by path, unshares the others, and spawns `init2`
+//!    (which, in the new PID namespace, is PID 1); it reports init2's host PID and exits.
+//! 2. `init2` sets up the root filesystem (mounts, /dev, pivot_root, masked and read-only
+//!    paths), the hostname and rlimits, reports "ready", waits on the exec FIFO for `start`,
+//!    drops to the spec's user and capabilities, and execs the process.
+//!
+//! Both report to the creating CLI over a Unix socket with one-line typed messages
+//! (`pid N`, `ready`, `error MESSAGE`).
+
+#![allow(unsafe_code)]
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use rustix::thread::{LinkNameSpaceType, UnshareFlags};
+
+use super::rootfs;
+
+/// Sends one message line.
+pub fn send(sock: &mut UnixStream, msg: &str) {
+    let _ = sock.write_all(format!("{msg}\n").as_bytes());
+}
+
+fn fail(sock: &mut UnixStream, msg: String) -> ! {
+    send(sock, &format!("error {}", msg.replace('\n', " ")));
+    std::process::exit(1);
+}
+
+fn load(state_dir: &Path) -> Result<Spec, String> {
+    Spec::load(state_dir.join("config.json")).map_err(|e| format!("reading config.json: {e}"))
+}
+
+fn ns_flag(t: LinuxNamespaceType) -> Option<(UnshareFlags, LinkNameSpaceType)> {
+    Some(match t {
+        LinuxNamespaceType::Pid => (UnshareFlags::NEWPID, LinkNameSpaceType::ProcessID),
+        LinuxNamespaceType::Mount => (UnshareFlags::NEWNS, LinkNameSpaceType::Mount),
+        LinuxNamespaceType::Uts => (
+            UnshareFlags::NEWUTS,
+            LinkNameSpaceType::HostNameAndNISDomainName,
+        ),
+        LinuxNamespaceType::Ipc => (
+            UnshareFlags::NEWIPC,
+            LinkNameSpaceType::InterProcessCommunication,
+        ),
+        LinuxNamespaceType::Network => (UnshareFlags::NEWNET, LinkNameSpaceType::Network),
+        LinuxNamespaceType::Cgroup => (UnshareFlags::NEWCGROUP, LinkNameSpaceType::ControlGroup),
+        _ => return None,
+    })
+}
+
+/// Stage 1: namespaces, then spawn stage 2.
+pub fn init1(state_dir: &Path) -> ! {
+    let mut sock = UnixStream::connect(state_dir.join("init.sock"))
+        .unwrap_or_else(|e| panic!("cannot reach the runtime: {e}"));
+    let spec = load(state_dir).unwrap_or_else(|e| fail(&mut sock, e));
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let mut unshare = UnshareFlags::empty();
+    for ns in &namespaces {
+        let Some((flag, link)) = ns_flag(ns.typ()) else {
+            fail(
+                &mut sock,
+                format!("namespace {:?} is not supported yet", ns.typ()),
+            );
+        };
+        match ns.path() {
+            Some(path) => {
+                let f = std::fs::File::open(path).unwrap_or_else(|e| {
+                    fail(&mut sock, format!("namespace {}: {e}", path.display()))
+                });
+                rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(&f), Some(link))
+                    .unwrap_or_else(|e| {
+                        fail(&mut sock, format!("joining {}: {e}", path.display()))
+                    });
+            }
+            None => unshare |= flag,
+        }
+    }
+    // SAFETY: this process is single-threaded (a freshly exec'd berth that started no
+    // threads), so unsharing affects the whole process as intended.
+    unsafe { rustix::thread::unshare_unsafe(unshare) }
+        .unwrap_or_else(|e| fail(&mut sock, format!("unshare: {e}")));
+    let child = Command::new("/proc/self/exe")
+        .args(["oci", "__init2"])
+        .arg(state_dir)
+        .spawn()
+        .unwrap_or_else(|e| fail(&mut sock, format!("starting the container process: {e}")));
+    send(&mut sock, &format!("pid {}", child.id()));
+    std::process::exit(0);
+}
+
+/// Stage 2: the container's PID 1, up to exec.
+pub fn init2(state_dir: &Path) -> ! {
+    let mut sock = UnixStream::connect(state_dir.join("init.sock"))
+        .unwrap_or_else(|e| panic!("cannot reach the runtime: {e}"));
+    let spec = load(state_dir).unwrap_or_else(|e| fail(&mut sock, e));
+    let bundle: PathBuf = std::fs::read_to_string(state_dir.join("bundle"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|e| fail(&mut sock, format!("bundle path: {e}")));
+    // Not dumpable until exec: nothing in the container can ptrace this setup process.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    // The FIFO `start` opens, held by a path-only descriptor across pivot_root.
+    let fifo = rustix::fs::open(
+        state_dir.join("exec.fifo"),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap_or_else(|e| fail(&mut sock, format!("exec fifo: {e}")));
+    if let Err(e) = rootfs::setup(&spec, &bundle) {
+        fail(&mut sock, e);
+    }
+    if let Some(h) = spec.hostname() {
+        let has_uts = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::Uts));
+        if has_uts {
+            rustix::system::sethostname(h.as_bytes())
+                .unwrap_or_else(|e| fail(&mut sock, format!("hostname: {e}")));
+        }
+    }
+    let process = spec.process().clone().unwrap_or_default();
+    for r in process.rlimits().clone().unwrap_or_default() {
+        if let Err(e) = super::process::set_rlimit(&r) {
+            fail(&mut sock, e);
+        }
+    }
+    let cwd = process.cwd();
+    if let Err(e) = std::env::set_current_dir(cwd) {
+        fail(
+            &mut sock,
+            format!("working directory {}: {e}", cwd.display()),
+        );
+    }
+    send(&mut sock, "ready");
+    // Wait for `start`: opening the FIFO for writing blocks until it is opened for reading.
+    let fd_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fifo));
+    let mut w = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fd_path)
+        .unwrap_or_else(|e| fail(&mut sock, format!("waiting for start: {e}")));
+    let _ = w.write_all(b"0");
+    drop(w);
+    drop(fifo);
+    if let Err(e) = super::process::become_user(&process) {
+        fail(&mut sock, e);
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let Some(program) = args.first() else {
+        fail(&mut sock, "process.args is empty".into());
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(&args[1..]).env_clear();
+    for kv in process.env().clone().unwrap_or_default() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    drop(sock);
+    let err = cmd.exec();
+    // exec failed: tell whoever reads stderr (the socket is gone: `start` already returned).
+    eprintln!("berth: cannot run {program}: {err}");
+    std::process::exit(127);
+}

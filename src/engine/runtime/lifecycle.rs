@@ -1,0 +1,317 @@
+//! create / start / state / kill / delete / run.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio as StdStdio};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::Spec;
+
+use super::state::{check_id, start_time, ContainerState, Status};
+use super::RuntimeError;
+
+/// Where the container's standard streams go.
+pub enum Stdio {
+    /// The caller's own.
+    Inherit,
+    /// /dev/null.
+    Null,
+}
+
+/// How long setup may take before `create` gives up.
+const SETUP_DEADLINE: Duration = Duration::from_secs(30);
+
+fn dir(root: &Path, id: &str) -> Result<PathBuf, RuntimeError> {
+    check_id(id)?;
+    Ok(root.join(id))
+}
+
+/// Reads the one-line messages of one connection until it closes.
+fn messages(
+    listener: &UnixListener,
+    deadline: Instant,
+    id: &str,
+) -> Result<Vec<String>, RuntimeError> {
+    let setup = |message: String| RuntimeError::Setup {
+        id: id.to_string(),
+        message,
+    };
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| setup(e.to_string()))?;
+    let stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() > deadline {
+                    return Err(setup("the container process did not report in time".into()));
+                }
+                let fd = std::os::fd::AsFd::as_fd(listener);
+                let mut fds = [rustix::event::PollFd::new(
+                    &fd,
+                    rustix::event::PollFlags::IN,
+                )];
+                let ts = rustix::event::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 100_000_000,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&ts));
+            }
+            Err(e) => return Err(setup(e.to_string())),
+        }
+    };
+    stream
+        .set_nonblocking(false)
+        .map_err(|e| setup(e.to_string()))?;
+    stream
+        .set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(10)),
+        ))
+        .map_err(|e| setup(e.to_string()))?;
+    let mut out = Vec::new();
+    for line in BufReader::new(stream).lines() {
+        let line = line.map_err(|e| setup(format!("reading setup messages: {e}")))?;
+        if let Some(msg) = line.strip_prefix("error ") {
+            return Err(setup(msg.to_string()));
+        }
+        let done = line == "ready" || line.starts_with("pid ");
+        out.push(line);
+        if done {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// `create`: sets the container up and leaves its process waiting for `start`.
+pub fn create(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    stdio: Stdio,
+) -> Result<ContainerState, RuntimeError> {
+    let d = dir(root, id)?;
+    let bundle = std::fs::canonicalize(bundle).map_err(|e| RuntimeError::Bundle {
+        bundle: bundle.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let spec = Spec::load(bundle.join("config.json")).map_err(|e| RuntimeError::Bundle {
+        bundle: bundle.clone(),
+        message: format!("config.json: {e}"),
+    })?;
+    std::fs::create_dir_all(root).map_err(|e| RuntimeError::io(root, e))?;
+    match std::fs::create_dir(&d) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(RuntimeError::Exists(id.to_string()))
+        }
+        Err(e) => return Err(RuntimeError::io(&d, e)),
+    }
+    let result = create_in(&d, id, &bundle, &spec, stdio);
+    if result.is_err() {
+        if let Ok(st) = ContainerState::load(&d, id) {
+            if st.pid > 0 {
+                let _ = rustix::process::kill_process(
+                    rustix::process::Pid::from_raw(st.pid).expect("positive"),
+                    rustix::process::Signal::KILL,
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+    result
+}
+
+fn create_in(
+    d: &Path,
+    id: &str,
+    bundle: &Path,
+    spec: &Spec,
+    stdio: Stdio,
+) -> Result<ContainerState, RuntimeError> {
+    let config = d.join("config.json");
+    spec.save(&config).map_err(|e| RuntimeError::Corrupt {
+        path: config.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(d.join("bundle"), bundle.as_os_str().as_encoded_bytes())
+        .map_err(|e| RuntimeError::io(d, e))?;
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        d.join("exec.fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .map_err(|e| RuntimeError::io(&d.join("exec.fifo"), e.into()))?;
+    let listener = UnixListener::bind(d.join("init.sock")).map_err(|e| RuntimeError::io(d, e))?;
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.args(["oci", "__init1"]).arg(d);
+    if let Stdio::Null = stdio {
+        cmd.stdin(StdStdio::null())
+            .stdout(StdStdio::null())
+            .stderr(StdStdio::null());
+    }
+    let mut stage1 = cmd
+        .spawn()
+        .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
+    let deadline = Instant::now() + SETUP_DEADLINE;
+    let first = messages(&listener, deadline, id);
+    let _ = stage1.wait();
+    let pid: i32 = first?
+        .iter()
+        .find_map(|l| l.strip_prefix("pid ").and_then(|p| p.parse().ok()))
+        .ok_or_else(|| RuntimeError::Setup {
+            id: id.to_string(),
+            message: "no pid reported".into(),
+        })?;
+    let mut st = ContainerState {
+        id: id.to_string(),
+        bundle: bundle.to_path_buf(),
+        pid,
+        pid_start: start_time(pid).unwrap_or(0),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    };
+    st.save(d)?;
+    messages(&listener, deadline, id)?;
+    let _ = std::fs::remove_file(d.join("init.sock"));
+    st.pid_start = start_time(pid).unwrap_or(st.pid_start);
+    st.save(d)?;
+    Ok(st)
+}
+
+/// `start`: lets a created container's process exec.
+pub fn start(root: &Path, id: &str) -> Result<(), RuntimeError> {
+    let d = dir(root, id)?;
+    let st = ContainerState::load(&d, id)?;
+    let status = st.status(&d);
+    if status != Status::Created {
+        return Err(RuntimeError::State {
+            id: id.to_string(),
+            status: status.as_str(),
+            action: "start",
+            needed: "created",
+        });
+    }
+    let fifo = d.join("exec.fifo");
+    let mut f = std::fs::File::open(&fifo).map_err(|e| RuntimeError::io(&fifo, e))?;
+    let mut buf = [0u8; 1];
+    let _ = f.read(&mut buf);
+    std::fs::remove_file(&fifo).map_err(|e| RuntimeError::io(&fifo, e))
+}
+
+/// `state`: the OCI state JSON.
+pub fn state_json(root: &Path, id: &str) -> Result<serde_json::Value, RuntimeError> {
+    let d = dir(root, id)?;
+    Ok(ContainerState::load(&d, id)?.oci_json(&d))
+}
+
+/// A signal by name (`TERM`, `SIGTERM`) or number.
+pub fn parse_signal(s: &str) -> Result<rustix::process::Signal, RuntimeError> {
+    use rustix::process::Signal;
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::from_named_raw(n).ok_or_else(|| RuntimeError::Signal(s.to_string()));
+    }
+    let name = s.trim_start_matches("SIG").to_ascii_uppercase();
+    Ok(match name.as_str() {
+        "TERM" => Signal::TERM,
+        "KILL" => Signal::KILL,
+        "INT" => Signal::INT,
+        "HUP" => Signal::HUP,
+        "QUIT" => Signal::QUIT,
+        "USR1" => Signal::USR1,
+        "USR2" => Signal::USR2,
+        "STOP" => Signal::STOP,
+        "CONT" => Signal::CONT,
+        "WINCH" => Signal::WINCH,
+        "ALRM" => Signal::ALARM,
+        "PIPE" => Signal::PIPE,
+        _ => return Err(RuntimeError::Signal(s.to_string())),
+    })
+}
+
+/// `kill`: signals the container's process (created or running).
+pub fn kill(root: &Path, id: &str, signal: &str) -> Result<(), RuntimeError> {
+    let d = dir(root, id)?;
+    let sig = parse_signal(signal)?;
+    let st = ContainerState::load(&d, id)?;
+    let status = st.status(&d);
+    if !matches!(status, Status::Created | Status::Running) {
+        return Err(RuntimeError::State {
+            id: id.to_string(),
+            status: status.as_str(),
+            action: "kill",
+            needed: "created or running",
+        });
+    }
+    let pid = rustix::process::Pid::from_raw(st.pid).expect("positive pid");
+    rustix::process::kill_process(pid, sig).map_err(|e| RuntimeError::Kill {
+        id: id.to_string(),
+        signal: signal.to_string(),
+        source: e.into(),
+    })
+}
+
+/// `delete`: removes a stopped container (with `force`, kills it first).
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), RuntimeError> {
+    let d = dir(root, id)?;
+    let st = match ContainerState::load(&d, id) {
+        Ok(st) => st,
+        Err(RuntimeError::NotFound(_)) if force => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let status = st.status(&d);
+    if matches!(status, Status::Created | Status::Running) {
+        if !force {
+            return Err(RuntimeError::State {
+                id: id.to_string(),
+                status: status.as_str(),
+                action: "delete",
+                needed: "stopped (or use --force)",
+            });
+        }
+        let pid = rustix::process::Pid::from_raw(st.pid).expect("positive pid");
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while start_time(st.pid) == Some(st.pid_start) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    std::fs::remove_dir_all(&d).map_err(|e| RuntimeError::io(&d, e))
+}
+
+/// `run`: create, start, wait; returns the exit code (128 + signal when killed). The caller
+/// becomes the container process's subreaper so it can wait for it.
+pub fn run(root: &Path, id: &str, bundle: &Path, stdio: Stdio) -> Result<i32, RuntimeError> {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .map_err(|e| RuntimeError::io(Path::new("prctl"), e.into()))?;
+    let st = create(root, id, bundle, stdio)?;
+    start(root, id)?;
+    let pid = rustix::process::Pid::from_raw(st.pid).expect("positive pid");
+    let code = loop {
+        match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => {
+                if let Some(c) = status.exit_status() {
+                    break c;
+                }
+                if let Some(s) = status.terminating_signal() {
+                    break 128 + s;
+                }
+            }
+            Ok(None) => continue,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(RuntimeError::io(Path::new("waitpid"), e.into())),
+        }
+    };
+    let _ = delete(root, id, true);
+    Ok(code)
+}

@@ -1,0 +1,247 @@
+//! The container's root filesystem, set up inside its new mount namespace: private
+//! propagation, the spec's mounts (targets resolved inside the root with `pathrs` and mounted
+//! onto the resolved descriptor, so a symlinked target never lands on the host), a /dev with
+//! exactly the standard devices, pivot_root, masked and read-only paths, a read-only root.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Mount, Spec};
+use pathrs::Root;
+use rustix::fs::{FileType, Mode};
+use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
+
+/// Mount flags and the remaining data options of a spec mount.
+pub fn parse_options(options: &[String]) -> (MountFlags, MountPropagationFlags, bool, String) {
+    let mut flags = MountFlags::empty();
+    let mut propagation = MountPropagationFlags::empty();
+    let mut recursive_bind = false;
+    let mut data = Vec::new();
+    for o in options {
+        match o.as_str() {
+            "ro" => flags |= MountFlags::RDONLY,
+            "rw" => flags.remove(MountFlags::RDONLY),
+            "nosuid" => flags |= MountFlags::NOSUID,
+            "suid" => flags.remove(MountFlags::NOSUID),
+            "nodev" => flags |= MountFlags::NODEV,
+            "dev" => flags.remove(MountFlags::NODEV),
+            "noexec" => flags |= MountFlags::NOEXEC,
+            "exec" => flags.remove(MountFlags::NOEXEC),
+            "relatime" => flags |= MountFlags::RELATIME,
+            "strictatime" => flags |= MountFlags::STRICTATIME,
+            "noatime" => flags |= MountFlags::NOATIME,
+            "bind" => flags |= MountFlags::BIND,
+            "rbind" => {
+                flags |= MountFlags::BIND;
+                recursive_bind = true;
+            }
+            "private" => propagation |= MountPropagationFlags::PRIVATE,
+            "rprivate" => {
+                propagation |= MountPropagationFlags::PRIVATE | MountPropagationFlags::REC
+            }
+            "slave" => propagation |= MountPropagationFlags::DOWNSTREAM,
+            "rslave" => {
+                propagation |= MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC
+            }
+            "shared" => propagation |= MountPropagationFlags::SHARED,
+            "rshared" => propagation |= MountPropagationFlags::SHARED | MountPropagationFlags::REC,
+            other => data.push(other.to_string()),
+        }
+    }
+    (flags, propagation, recursive_bind, data.join(","))
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> String {
+    format!("{what}: {e}")
+}
+
+/// Creates the mount point `dest` inside `root` (a file for a file bind, else a directory)
+/// and returns its path through /proc/self/fd, valid while the handle lives.
+fn mount_point(root: &Root, dest: &Path, file: bool) -> Result<(pathrs::Handle, PathBuf), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    let handle = match root.resolve(rel) {
+        Ok(h) => h,
+        Err(_) => {
+            let perm = std::fs::Permissions::from_mode(0o755);
+            if file {
+                let parent = rel.parent().unwrap_or(Path::new(""));
+                root.mkdir_all(parent, &perm)
+                    .map_err(|e| err(&format!("mount point {}", dest.display()), e))?;
+                root.create(
+                    rel,
+                    &pathrs::InodeType::File(std::fs::Permissions::from_mode(0o644)),
+                )
+                .map_err(|e| err(&format!("mount point {}", dest.display()), e))?;
+                root.resolve(rel)
+                    .map_err(|e| err(&format!("mount point {}", dest.display()), e))?
+            } else {
+                root.mkdir_all(rel, &perm)
+                    .map_err(|e| err(&format!("mount point {}", dest.display()), e))?
+            }
+        }
+    };
+    let path = PathBuf::from(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsFd::as_fd(&handle).as_raw_fd()
+    ));
+    Ok((handle, path))
+}
+
+fn do_mount(root: &Root, m: &Mount) -> Result<(), String> {
+    let typ = m.typ().clone().unwrap_or_default();
+    let options = m.options().clone().unwrap_or_default();
+    let (flags, propagation, recursive, data) = parse_options(&options);
+    let dest = m.destination();
+    let what = format!("mount {}", dest.display());
+    if typ == "cgroup" || typ == "cgroup2" {
+        // The container's cgroup view arrives with the cgroup work; until then it is hidden.
+        return Ok(());
+    }
+    let is_bind = flags.contains(MountFlags::BIND) || typ == "bind";
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
+    let file = is_bind && std::fs::metadata(&source).is_ok_and(|md| !md.is_dir());
+    let (_handle, target) = mount_point(root, dest, file)?;
+    if is_bind {
+        let r = if recursive {
+            rustix::mount::mount_bind_recursive(&source, &target)
+        } else {
+            rustix::mount::mount_bind(&source, &target)
+        };
+        r.map_err(|e| err(&what, e))?;
+        let rest = flags - MountFlags::BIND;
+        if !rest.is_empty() {
+            rustix::mount::mount_remount(&target, MountFlags::BIND | rest, "")
+                .map_err(|e| err(&format!("{what} (remount)"), e))?;
+        }
+    } else {
+        let data = std::ffi::CString::new(data).map_err(|e| err(&what, e))?;
+        rustix::mount::mount(&source, &target, typ.as_str(), flags, Some(data.as_c_str()))
+            .map_err(|e| err(&what, e))?;
+    }
+    if !propagation.is_empty() {
+        rustix::mount::mount_change(&target, propagation).map_err(|e| err(&what, e))?;
+    }
+    Ok(())
+}
+
+/// The standard devices in the container's /dev (a tmpfs the spec mounts).
+fn populate_dev(root: &Root) -> Result<(), String> {
+    let dev = root.resolve("dev").map_err(|e| err("/dev", e))?;
+    let dev_fd = dev
+        .reopen(pathrs::flags::OpenFlags::O_RDONLY | pathrs::flags::OpenFlags::O_DIRECTORY)
+        .map_err(|e| err("/dev", e))?;
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
+        let _ = rustix::fs::unlinkat(&dev_fd, name, rustix::fs::AtFlags::empty());
+        rustix::fs::mknodat(
+            &dev_fd,
+            name,
+            FileType::CharacterDevice,
+            Mode::from_raw_mode(0o666),
+            rustix::fs::makedev(major, minor),
+        )
+        .map_err(|e| err(&format!("/dev/{name}"), e))?;
+        rustix::fs::chmodat(
+            &dev_fd,
+            name,
+            Mode::from_raw_mode(0o666),
+            rustix::fs::AtFlags::empty(),
+        )
+        .map_err(|e| err(&format!("/dev/{name}"), e))?;
+    }
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        let _ = rustix::fs::unlinkat(&dev_fd, name, rustix::fs::AtFlags::empty());
+        rustix::fs::symlinkat(target, &dev_fd, name)
+            .map_err(|e| err(&format!("/dev/{name}"), e))?;
+    }
+    Ok(())
+}
+
+/// Sets up the root filesystem and pivots into it. Runs in the container's mount namespace.
+pub fn setup(spec: &Spec, bundle: &Path) -> Result<(), String> {
+    let root_spec = spec.root().clone().ok_or("the spec has no root")?;
+    let rootfs = if root_spec.path().is_absolute() {
+        root_spec.path().clone()
+    } else {
+        bundle.join(root_spec.path())
+    };
+    rustix::mount::mount_change(
+        "/",
+        MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+    )
+    .map_err(|e| err("making / private", e))?;
+    rustix::mount::mount_bind_recursive(&rootfs, &rootfs)
+        .map_err(|e| err(&format!("bind {}", rootfs.display()), e))?;
+    let root = Root::open(&rootfs).map_err(|e| err(&format!("root {}", rootfs.display()), e))?;
+    let mut dev_tmpfs = false;
+    for m in spec.mounts().clone().unwrap_or_default() {
+        do_mount(&root, &m)?;
+        if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs") {
+            dev_tmpfs = true;
+        }
+    }
+    if dev_tmpfs {
+        populate_dev(&root)?;
+    }
+    drop(root);
+    std::env::set_current_dir(&rootfs).map_err(|e| err("chdir to the root", e))?;
+    rustix::process::pivot_root(".", ".").map_err(|e| err("pivot_root", e))?;
+    rustix::mount::unmount(".", UnmountFlags::DETACH)
+        .map_err(|e| err("detaching the old root", e))?;
+    std::env::set_current_dir("/").map_err(|e| err("chdir /", e))?;
+    let linux = spec.linux().clone().unwrap_or_default();
+    for p in linux.masked_paths().clone().unwrap_or_default() {
+        mask(Path::new(&p))?;
+    }
+    for p in linux.readonly_paths().clone().unwrap_or_default() {
+        readonly(Path::new(&p))?;
+    }
+    if root_spec.readonly().unwrap_or(false) {
+        rustix::mount::mount_remount("/", MountFlags::BIND | MountFlags::RDONLY, "")
+            .map_err(|e| err("read-only root", e))?;
+    }
+    Ok(())
+}
+
+fn mask(p: &Path) -> Result<(), String> {
+    let Ok(md) = std::fs::symlink_metadata(p) else {
+        return Ok(());
+    };
+    let r = if md.is_dir() {
+        rustix::mount::mount("tmpfs", p, "tmpfs", MountFlags::RDONLY, None)
+    } else {
+        rustix::mount::mount_bind("/dev/null", p)
+    };
+    r.map_err(|e| err(&format!("masking {}", p.display()), e))
+}
+
+fn readonly(p: &Path) -> Result<(), String> {
+    if std::fs::symlink_metadata(p).is_err() {
+        return Ok(());
+    }
+    rustix::mount::mount_bind_recursive(p, p)
+        .map_err(|e| err(&format!("read-only {}", p.display()), e))?;
+    rustix::mount::mount_remount(
+        p,
+        MountFlags::BIND
+            | MountFlags::RDONLY
+            | MountFlags::NOSUID
+            | MountFlags::NODEV
+            | MountFlags::NOEXEC,
+        "",
+    )
+    .map_err(|e| err(&format!("read-only {}", p.display()), e))
+}
