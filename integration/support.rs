@@ -314,3 +314,104 @@ fn list_into(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         }
     }
 }
+
+impl Berth {
+    /// `unshare --net berth --root ROOT oci ARGS...`: the runtime inside a private network
+    /// namespace of the test's own.
+    pub fn oci(&self, args: &[&str]) -> Output {
+        Command::new(tool("unshare", "util-linux"))
+            .arg("--net")
+            .arg(env!("CARGO_BIN_EXE_berth"))
+            .arg("--root")
+            .arg(self.root.path().join("state"))
+            .arg("oci")
+            .args(args)
+            .output()
+            .expect("run berth oci")
+    }
+
+    fn oci_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(tool("unshare", "util-linux"));
+        c.arg("--net")
+            .arg(env!("CARGO_BIN_EXE_berth"))
+            .arg("--root")
+            .arg(self.root.path().join("state"))
+            .arg("oci")
+            .args(args);
+        c
+    }
+
+    /// Starts `berth oci ARGS` without waiting (its output goes to the test's).
+    pub fn oci_spawn(&self, args: &[&str]) -> std::process::Child {
+        self.oci_command(args).spawn().expect("spawn berth oci")
+    }
+
+    /// `berth oci ARGS` with output to files: a created container keeps the streams open,
+    /// so a pipe would never reach its end.
+    pub fn oci_detached(&self, args: &[&str]) -> Output {
+        let out_path = self.root.path().join("detached.out");
+        let err_path = self.root.path().join("detached.err");
+        let status = self
+            .oci_command(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .status()
+            .expect("run berth oci");
+        Output {
+            status,
+            stdout: std::fs::read(&out_path).unwrap_or_default(),
+            stderr: std::fs::read(&err_path).unwrap_or_default(),
+        }
+    }
+
+    /// A busybox bundle under the test root with the default spec and `args` as the process.
+    pub fn bundle(
+        &self,
+        name: &str,
+        args: &[&str],
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> PathBuf {
+        let dir = self.root.path().join(name);
+        let rootfs = dir.join("rootfs");
+        for d in ["bin", "proc", "dev", "sys", "etc", "tmp"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        let busybox = tool("busybox", "busybox-static");
+        std::fs::copy(&busybox, rootfs.join("bin/busybox")).unwrap();
+        let list = Command::new(&busybox).arg("--list").output().unwrap();
+        for applet in String::from_utf8(list.stdout).unwrap().lines() {
+            if applet != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+            }
+        }
+        std::fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n",
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["oci", "spec"])
+            .output()
+            .unwrap();
+        let mut spec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        spec["process"]["args"] = serde_json::json!(args);
+        edit(&mut spec);
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::to_vec_pretty(&spec).unwrap(),
+        )
+        .unwrap();
+        dir
+    }
+}
+
+/// stdout of an Output, as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr of an Output, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

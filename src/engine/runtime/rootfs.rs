@@ -111,6 +111,9 @@ fn do_mount(root: &Root, m: &Mount) -> Result<(), String> {
         r.map_err(|e| err(&what, e))?;
         let rest = flags - MountFlags::BIND;
         if !rest.is_empty() {
+            // The first descriptor names the directory under the new mount: look it up again
+            // to reach the mount itself.
+            let (_top, target) = mount_point(root, dest, file)?;
             rustix::mount::mount_remount(&target, MountFlags::BIND | rest, "")
                 .map_err(|e| err(&format!("{what} (remount)"), e))?;
         }
@@ -120,6 +123,7 @@ fn do_mount(root: &Root, m: &Mount) -> Result<(), String> {
             .map_err(|e| err(&what, e))?;
     }
     if !propagation.is_empty() {
+        let (_top, target) = mount_point(root, dest, file)?;
         rustix::mount::mount_change(&target, propagation).map_err(|e| err(&what, e))?;
     }
     Ok(())

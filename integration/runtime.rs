@@ -1,0 +1,191 @@
+//! The OCI runtime (`berth oci`) on busybox bundles, each run in a private network namespace.
+
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+#[test]
+fn run_gives_pid_1_hostname_docker_capabilities_and_the_exit_code() {
+    if !root_or_skip("run_gives_pid_1_hostname_docker_capabilities_and_the_exit_code") {
+        return;
+    }
+    let b = Berth::new();
+    let script =
+        "echo pid=$$; hostname; grep -E '^(CapEff|CapInh|CapAmb|CapBnd)' /proc/self/status; exit 7";
+    let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "exit code passes through: {text}{}",
+        stderr(&out)
+    );
+    assert!(text.contains("pid=1\n"), "{text}");
+    assert!(text.contains("\nberth\n"), "hostname: {text}");
+    assert!(
+        text.contains("CapEff:\t00000000a80425fb"),
+        "Docker's 14 capabilities: {text}"
+    );
+    assert!(
+        text.contains("CapBnd:\t00000000a80425fb"),
+        "bounding set reduced: {text}"
+    );
+    assert!(
+        text.contains("CapInh:\t0000000000000000") && text.contains("CapAmb:\t0000000000000000"),
+        "{text}"
+    );
+    let st = b.oci(&["state", "c1"]);
+    assert!(!st.status.success(), "run deletes the container afterwards");
+}
+
+#[test]
+fn a_killed_container_exits_with_128_plus_the_signal() {
+    if !root_or_skip("a_killed_container_exits_with_128_plus_the_signal") {
+        return;
+    }
+    let b = Berth::new();
+    let bundle = b.bundle("b1", &["sleep", "60"], |_| {});
+    let mut child = b.oci_spawn(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&b, "c1") != "running" {
+        assert!(Instant::now() < deadline, "never running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(b.oci(&["kill", "c1", "KILL"]).status.success());
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(137));
+}
+
+fn status(b: &Berth, id: &str) -> String {
+    let out = b.oci(&["state", id]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["status"].as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn lifecycle_transitions_and_invalid_ones() {
+    if !root_or_skip("lifecycle_transitions_and_invalid_ones") {
+        return;
+    }
+    let b = Berth::new();
+    let bundle = b.bundle("b1", &["sleep", "60"], |_| {});
+    let bundle = bundle.to_str().unwrap();
+    let out = b.oci_detached(&["create", "-b", bundle, "c1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status(&b, "c1"), "created");
+    let again = b.oci_detached(&["create", "-b", bundle, "c1"]);
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(b.oci(&["start", "c1"]).status.success());
+    assert_eq!(status(&b, "c1"), "running");
+    let out = b.oci(&["start", "c1"]);
+    assert!(
+        stderr(&out).contains("is running; start needs it created"),
+        "{}",
+        stderr(&out)
+    );
+    let out = b.oci(&["delete", "c1"]);
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert!(b.oci(&["kill", "c1", "KILL"]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&b, "c1") != "stopped" {
+        assert!(Instant::now() < deadline, "never stopped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = b.oci(&["kill", "c1"]);
+    assert!(stderr(&out).contains("stopped"), "{}", stderr(&out));
+    assert!(b.oci(&["delete", "c1"]).status.success());
+    assert!(stderr(&b.oci(&["state", "c1"])).contains("does not exist"));
+    // delete --force of a created container kills it.
+    assert!(b
+        .oci_detached(&["create", "-b", bundle, "c2"])
+        .status
+        .success());
+    assert!(b.oci(&["delete", "--force", "c2"]).status.success());
+    assert!(stderr(&b.oci(&["state", "c2"])).contains("does not exist"));
+}
+
+#[test]
+fn masked_read_only_paths_and_read_only_root() {
+    if !root_or_skip("masked_read_only_paths_and_read_only_root") {
+        return;
+    }
+    let b = Berth::new();
+    let script = "cat /proc/interrupts | wc -c; ls /sys/firmware | wc -l; \
+                  (echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null && echo sys-writable || echo sys-ro; \
+                  touch /newfile 2>/dev/null && echo root-writable || echo root-ro";
+    let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(lines, ["0", "0", "sys-ro", "root-ro"], "{text}");
+}
+
+#[test]
+fn a_symlinked_mount_target_stays_inside_the_root() {
+    if !root_or_skip("a_symlinked_mount_target_stays_inside_the_root") {
+        return;
+    }
+    let b = Berth::new();
+    let src = b.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let marker = format!("marker-{}", std::process::id());
+    std::fs::write(src.join(&marker), "from src").unwrap();
+    let srcs = src.to_str().unwrap().to_string();
+    let script = format!("cat /tmp/{marker}");
+    let bundle =
+        b.bundle("b1", &["sh", "-c", &script], |spec| {
+            spec["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/evil", "type": "bind", "source": srcs, "options": ["rbind", "ro"]
+        }));
+        });
+    // A hostile rootfs: /evil is a symlink to /tmp, which on the host is the host's /tmp.
+    std::os::unix::fs::symlink("/tmp", bundle.join("rootfs/evil")).unwrap();
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    assert!(
+        stdout(&out).contains("from src"),
+        "mounted on the root's /tmp: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        !std::path::Path::new("/tmp").join(&marker).exists(),
+        "never on the host's /tmp"
+    );
+    // A symlink that leads nowhere inside the root is refused, naming the mount.
+    let bundle2 =
+        b.bundle("b2", &["true"], |spec| {
+            spec["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/evil", "type": "bind", "source": "/etc", "options": ["rbind", "ro"]
+        }));
+        });
+    std::os::unix::fs::symlink(b.path().join("nowhere"), bundle2.join("rootfs/evil")).unwrap();
+    let out = b.oci(&["run", "-b", bundle2.to_str().unwrap(), "c2"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/evil"), "{}", stderr(&out));
+    assert!(
+        !b.path().join("nowhere").exists(),
+        "nothing created on the host"
+    );
+}
+
+#[test]
+fn a_missing_program_is_a_clear_error() {
+    if !root_or_skip("a_missing_program_is_a_clear_error") {
+        return;
+    }
+    let b = Berth::new();
+    let bundle = b.bundle("b1", &["/no/such/program"], |_| {});
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains("/no/such/program"),
+        "{}",
+        stderr(&out)
+    );
+}
