@@ -189,3 +189,53 @@ fn a_missing_program_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn seccomp_refuses_namespaces_mounts_and_keyrings() {
+    if !root_or_skip("seccomp_refuses_namespaces_mounts_and_keyrings") {
+        return;
+    }
+    let b = Berth::new();
+    let script = "grep ^Seccomp: /proc/self/status; \
+                  unshare -n true 2>/dev/null && echo unshare-ok || echo unshare-refused; \
+                  mount -t tmpfs t /tmp 2>/dev/null && echo mount-ok || echo mount-refused; \
+                  echo done";
+    let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Seccomp:\t2"),
+        "a filter is active: {text}{}",
+        stderr(&out)
+    );
+    assert!(
+        text.contains("unshare-refused") && text.contains("mount-refused"),
+        "{text}"
+    );
+    assert!(text.contains("done"));
+}
+
+#[test]
+fn a_non_root_user_gets_no_capabilities() {
+    if !root_or_skip("a_non_root_user_gets_no_capabilities") {
+        return;
+    }
+    let b = Berth::new();
+    let bundle = b.bundle(
+        "b1",
+        &["sh", "-c", "id -u; id -G; grep ^CapEff /proc/self/status"],
+        |spec| {
+            spec["process"]["user"] =
+                serde_json::json!({"uid": 65534, "gid": 65534, "additionalGids": [100]});
+            spec["process"]["capabilities"]["effective"] = serde_json::json!([]);
+            spec["process"]["capabilities"]["permitted"] = serde_json::json!([]);
+        },
+    );
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "65534");
+    assert!(lines[1].contains("100"), "{text}");
+    assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
+}

@@ -143,6 +143,10 @@ pub fn init2(state_dir: &Path) -> ! {
             format!("working directory {}: {e}", cwd.display()),
         );
     }
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => super::seccomp::compile(profile).unwrap_or_else(|e| fail(&mut sock, e)),
+        None => Vec::new(),
+    };
     send(&mut sock, "ready");
     // Wait for `start`: opening the FIFO for writing blocks until it is opened for reading.
     let fd_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fifo));
@@ -153,8 +157,16 @@ pub fn init2(state_dir: &Path) -> ! {
     let _ = w.write_all(b"0");
     drop(w);
     drop(fifo);
+    // The filter goes on while this process still has every capability (installing it needs
+    // CAP_SYS_ADMIN or no_new_privs); it refuses nothing the remaining steps use.
+    if let Err(e) = super::seccomp::install(&seccomp) {
+        eprintln!("berth: {e}");
+        std::process::exit(1);
+    }
+    // After `start` nobody reads the socket: errors go to the container's stderr.
     if let Err(e) = super::process::become_user(&process) {
-        fail(&mut sock, e);
+        eprintln!("berth: {e}");
+        std::process::exit(1);
     }
     let args = process.args().clone().unwrap_or_default();
     let Some(program) = args.first() else {

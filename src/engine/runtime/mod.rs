@@ -5,12 +5,13 @@
 //! State lives in `<runtime root>/<id>/`: `state.json`, the resolved `config.json`, `bundle`,
 //! `exec.fifo` (present while created), `init.sock` (during create).
 //!
-//! Not yet here (see the note): cgroups, seccomp, terminals, user namespaces.
+//! Not yet here (see the note): cgroups, terminals, user namespaces.
 
 mod init;
 mod lifecycle;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 

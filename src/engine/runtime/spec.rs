@@ -1,7 +1,7 @@
 //! The default runtime spec (`berth oci spec`, and the engine's base for containers): Docker's
 //! defaults: its 14 capabilities in the bounding, effective and permitted sets (inheritable and
-//! ambient empty), new pid/mount/uts/ipc/network/cgroup namespaces, the standard mounts, and
-//! Docker's masked and read-only /proc and /sys paths.
+//! ambient empty), new pid/mount/uts/ipc/network/cgroup namespaces, the standard mounts,
+//! Docker's masked and read-only /proc and /sys paths, and the default seccomp profile.
 
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxCapabilities, LinuxNamespace, LinuxNamespaceType, Spec,
@@ -86,6 +86,7 @@ pub fn default_spec() -> Spec {
         linux.set_namespaces(Some(namespaces));
         linux.set_masked_paths(Some(MASKED_PATHS.iter().map(|s| s.to_string()).collect()));
         linux.set_readonly_paths(Some(READONLY_PATHS.iter().map(|s| s.to_string()).collect()));
+        linux.set_seccomp(Some(super::seccomp::default_profile()));
     }
     spec
 }
