@@ -239,3 +239,26 @@ fn a_non_root_user_gets_no_capabilities() {
     assert!(lines[1].contains("100"), "{text}");
     assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
 }
+
+#[test]
+fn descriptors_of_the_caller_do_not_leak_into_the_container() {
+    if !root_or_skip("descriptors_of_the_caller_do_not_leak_into_the_container") {
+        return;
+    }
+    let b = Berth::new();
+    let bundle = b.bundle("b1", &["sh", "-c", "ls /proc/self/fd | wc -l"], |_| {});
+    // The shell leaks fd 7 (a host directory) to berth, as a careless caller would.
+    let cmd = format!(
+        "exec 7</ ; exec unshare --net {} --root {} oci run -b {} c1",
+        env!("CARGO_BIN_EXE_berth"),
+        b.path().join("state").display(),
+        bundle.display()
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .output()
+        .unwrap();
+    // 0, 1, 2 and the directory ls itself opens.
+    assert_eq!(stdout(&out).trim(), "4", "{}{}", stdout(&out), stderr(&out));
+}

@@ -180,8 +180,28 @@ pub fn init2(state_dir: &Path) -> ! {
         }
     }
     drop(sock);
+    close_inherited_fds();
     let err = cmd.exec();
     // exec failed: tell whoever reads stderr (the socket is gone: `start` already returned).
     eprintln!("berth: cannot run {program}: {err}");
     std::process::exit(127);
+}
+
+/// Marks every descriptor above stderr close-on-exec, so nothing the caller of `create`
+/// leaked to us (a host directory, a socket) reaches the container.
+fn close_inherited_fds() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: the descriptor number comes from /proc/self/fd and is only borrowed for the
+        // fcntl; a number that was the directory listing's own (now closed) fd just fails.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let _ = rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC);
+    }
 }
