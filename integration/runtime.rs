@@ -262,3 +262,84 @@ fn descriptors_of_the_caller_do_not_leak_into_the_container() {
     // 0, 1, 2 and the directory ls itself opens.
     assert_eq!(stdout(&out).trim(), "4", "{}{}", stdout(&out), stderr(&out));
 }
+
+fn cgroup_dirs_of(b: &Berth, id: &str) -> Vec<std::path::PathBuf> {
+    let _ = b;
+    ["memory", "pids", "cpu", "devices", ""]
+        .iter()
+        .map(|c| {
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join("berth")
+                .join(id)
+        })
+        .filter(|p| p.exists())
+        .collect()
+}
+
+#[test]
+fn a_pids_limit_stops_a_fork_bomb() {
+    if !root_or_skip("a_pids_limit_stops_a_fork_bomb") {
+        return;
+    }
+    let b = Berth::new();
+    let id = format!("pids-{}", std::process::id());
+    let script = "for i in $(seq 40); do sleep 2 & done 2>/tmp/err; wait";
+    let bundle = b.bundle("b1", &["sh", "-c", script], |spec| {
+        spec["linux"]["resources"]["pids"] = serde_json::json!({"limit": 10});
+        spec["root"]["readonly"] = serde_json::json!(false);
+    });
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), &id]);
+    let err = std::fs::read_to_string(bundle.join("rootfs/tmp/err")).unwrap_or_default();
+    assert!(
+        err.contains("can't fork") || err.contains("Resource temporarily unavailable"),
+        "forks refused: {err}{}",
+        stderr(&out)
+    );
+    assert!(
+        cgroup_dirs_of(&b, &id).is_empty(),
+        "cgroups removed after run"
+    );
+}
+
+#[test]
+fn a_memory_limit_oom_kills() {
+    if !root_or_skip("a_memory_limit_oom_kills") {
+        return;
+    }
+    let b = Berth::new();
+    let id = format!("mem-{}", std::process::id());
+    // Grow a shell variable far past the 16 MiB limit.
+    let script = "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done";
+    let bundle = b.bundle("b1", &["sh", "-c", script], |spec| {
+        spec["linux"]["resources"]["memory"] =
+            serde_json::json!({"limit": 16 << 20, "swap": 16 << 20});
+    });
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "killed by the OOM killer: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn mknod_cannot_reach_a_host_disk() {
+    if !root_or_skip("mknod_cannot_reach_a_host_disk") {
+        return;
+    }
+    let b = Berth::new();
+    // CAP_MKNOD is in the default set: the node can be made, but the devices cgroup refuses it.
+    let script = "mknod /dev/disk b 8 0 && echo made; head -c 1 /dev/disk >/dev/null 2>&1 && echo read || echo refused; \
+                  mknod /dev/mem2 c 1 1; head -c 1 /dev/mem2 >/dev/null 2>&1 && echo mem-read || echo mem-refused";
+    let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("refused") && !text.contains("\nread"),
+        "{text}{}",
+        stderr(&out)
+    );
+    assert!(text.contains("mem-refused"), "{text}");
+}

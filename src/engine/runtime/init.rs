@@ -65,6 +65,20 @@ pub fn init1(state_dir: &Path) -> ! {
         .as_ref()
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
+    // Join the container's cgroup before unsharing the cgroup namespace, so the namespace is
+    // rooted at it.
+    if let Ok(rel) = std::fs::read_to_string(state_dir.join("cgroup")) {
+        let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+        let pid = std::process::id() as i32;
+        if let Err(e) = super::cgroup::apply(
+            Path::new(super::cgroup::ROOT),
+            Path::new(&rel),
+            resources,
+            pid,
+        ) {
+            fail(&mut sock, e);
+        }
+    }
     let mut unshare = UnshareFlags::empty();
     for ns in &namespaces {
         let Some((flag, link)) = ns_flag(ns.typ()) else {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::Spec;
 
+use super::cgroup;
 use super::state::{check_id, start_time, ContainerState, Status};
 use super::RuntimeError;
 
@@ -120,9 +121,17 @@ pub fn create(
                 );
             }
         }
+        remove_cgroup(&d);
         let _ = std::fs::remove_dir_all(&d);
     }
     result
+}
+
+/// Removes the cgroup recorded in the container's directory.
+fn remove_cgroup(d: &Path) {
+    if let Ok(rel) = std::fs::read_to_string(d.join("cgroup")) {
+        cgroup::remove(Path::new(cgroup::ROOT), Path::new(&rel));
+    }
 }
 
 fn create_in(
@@ -147,6 +156,15 @@ fn create_in(
         0,
     )
     .map_err(|e| RuntimeError::io(&d.join("exec.fifo"), e.into()))?;
+    let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let rel = cgroup::relative_path(cgroups_path.as_deref(), id).map_err(|message| {
+        RuntimeError::Bundle {
+            bundle: bundle.to_path_buf(),
+            message,
+        }
+    })?;
+    std::fs::write(d.join("cgroup"), rel.as_os_str().as_encoded_bytes())
+        .map_err(|e| RuntimeError::io(d, e))?;
     let listener = UnixListener::bind(d.join("init.sock")).map_err(|e| RuntimeError::io(d, e))?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(["oci", "__init1"]).arg(d);
@@ -286,6 +304,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), RuntimeError> {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+    remove_cgroup(&d);
     std::fs::remove_dir_all(&d).map_err(|e| RuntimeError::io(&d, e))
 }
 

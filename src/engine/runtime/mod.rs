@@ -7,6 +7,7 @@
 //!
 //! Not yet here (see the note): cgroups, terminals, user namespaces.
 
+pub mod cgroup;
 mod init;
 mod lifecycle;
 pub mod process;
