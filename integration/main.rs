@@ -6,3 +6,5 @@ mod support;
 
 mod image;
 mod runtime;
+mod runtime_control;
+mod runtime_isolation;

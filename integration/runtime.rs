@@ -57,7 +57,7 @@ fn a_killed_container_exits_with_128_plus_the_signal() {
     assert_eq!(code, Some(137));
 }
 
-fn status(b: &Berth, id: &str) -> String {
+pub fn status(b: &Berth, id: &str) -> String {
     let out = b.oci(&["state", id]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     v["status"].as_str().unwrap_or("").to_string()
@@ -246,10 +246,19 @@ fn descriptors_of_the_caller_do_not_leak_into_the_container() {
         return;
     }
     let b = Berth::new();
-    let bundle = b.bundle("b1", &["sh", "-c", "ls /proc/self/fd | wc -l"], |_| {});
-    // The shell leaks fd 7 (a host directory) to berth, as a careless caller would.
+    let bundle = b.bundle(
+        "b1",
+        &[
+            "sh",
+            "-c",
+            "ls /proc/self/fd | wc -l; readlink /proc/self/cwd",
+        ],
+        |_| {},
+    );
+    // The shell leaks fd 7 (a host directory) to berth, as a careless caller would, and
+    // calls it from a host working directory.
     let cmd = format!(
-        "exec 7</ ; exec unshare --net {} --root {} oci run -b {} c1",
+        "cd /usr/share; exec 7</ ; exec unshare --net {} --root {} oci run -b {} c1",
         env!("CARGO_BIN_EXE_berth"),
         b.path().join("state").display(),
         bundle.display()
@@ -259,22 +268,24 @@ fn descriptors_of_the_caller_do_not_leak_into_the_container() {
         .arg(&cmd)
         .output()
         .unwrap();
-    // 0, 1, 2 and the directory ls itself opens.
-    assert_eq!(stdout(&out).trim(), "4", "{}{}", stdout(&out), stderr(&out));
+    // 0, 1, 2 and the directory ls itself opens; the working directory is the spec's.
+    assert_eq!(stdout(&out), "4\n/\n", "{}", stderr(&out));
 }
 
 fn cgroup_dirs_of(b: &Berth, id: &str) -> Vec<std::path::PathBuf> {
     let _ = b;
-    ["memory", "pids", "cpu", "devices", ""]
-        .iter()
-        .map(|c| {
-            std::path::Path::new("/sys/fs/cgroup")
-                .join(c)
-                .join("berth")
-                .join(id)
-        })
-        .filter(|p| p.exists())
-        .collect()
+    [
+        "memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "unified", "",
+    ]
+    .iter()
+    .map(|c| {
+        std::path::Path::new("/sys/fs/cgroup")
+            .join(c)
+            .join("berth")
+            .join(id)
+    })
+    .filter(|p| p.exists())
+    .collect()
 }
 
 #[test]
@@ -320,6 +331,11 @@ fn a_memory_limit_oom_kills() {
         out.status.code(),
         Some(137),
         "killed by the OOM killer: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("OOM-killed"),
+        "the OOM kill is reported: {}",
         stderr(&out)
     );
 }

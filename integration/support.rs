@@ -346,6 +346,16 @@ impl Berth {
         self.oci_command(args).spawn().expect("spawn berth oci")
     }
 
+    /// Starts `berth oci ARGS` with its stdout and stderr piped back to the test.
+    pub fn oci_spawn_output(&self, args: &[&str]) -> std::process::Child {
+        self.oci_command(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn berth oci")
+    }
+
     /// `berth oci ARGS` with output to files: a created container keeps the streams open,
     /// so a pipe would never reach its end.
     pub fn oci_detached(&self, args: &[&str]) -> Output {

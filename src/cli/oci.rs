@@ -25,7 +25,16 @@ pub enum OciCommand {
     /// Delete a stopped container (--force: kill it first)
     Delete(DeleteArgs),
     /// Create, start and wait: exits with the container's exit code
-    Run(CreateArgs),
+    Run(RunArgs),
+    /// Freeze every process of a running container
+    Pause(IdArgs),
+    /// Thaw a paused container
+    Resume(IdArgs),
+    /// Print OOM kills as they happen and statistics every interval (JSON lines)
+    Events(EventsArgs),
+    /// List the containers (id, pid, status, bundle, created)
+    #[command(alias = "ls")]
+    List(ListArgs),
     #[command(name = "__init1", hide = true)]
     Init1 { dir: PathBuf },
     #[command(name = "__init2", hide = true)]
@@ -47,7 +56,40 @@ pub struct CreateArgs {
     /// Write the container process's PID here
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when process.terminal is true
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
     pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container is started instead of waiting for it
+    #[arg(short, long)]
+    pub detach: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print the statistics once and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Seconds between statistics
+    #[arg(long, default_value_t = 5)]
+    pub interval: u64,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// table or json
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
+    /// Print the ids only
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -88,11 +130,21 @@ pub fn run(global: &GlobalArgs, cmd: &OciCommand) -> anyhow::Result<ExitCode> {
     super::require_root()?;
     match cmd {
         OciCommand::Create(a) => {
-            let st = runtime::create(&root, &a.id, &a.bundle, runtime::Stdio::Inherit)?;
+            let st = runtime::create(&root, &a.id, &a.bundle, create_options(a))?;
             if let Some(p) = &a.pid_file {
                 std::fs::write(p, st.pid.to_string())?;
             }
         }
+        OciCommand::Pause(a) => runtime::pause(&root, &a.id)?,
+        OciCommand::Resume(a) => runtime::resume(&root, &a.id)?,
+        OciCommand::Events(a) => {
+            let mut out = std::io::stdout();
+            let interval = std::time::Duration::from_secs(a.interval.max(1));
+            runtime::events(&root, &a.id, a.stats, interval, |event| {
+                writeln!(out, "{event}").and_then(|_| out.flush()).is_ok()
+            })?;
+        }
+        OciCommand::List(a) => list(&root, a)?,
         OciCommand::Start(a) => runtime::start(&root, &a.id)?,
         OciCommand::State(a) => {
             let v = runtime::state_json(&root, &a.id)?;
@@ -101,10 +153,55 @@ pub fn run(global: &GlobalArgs, cmd: &OciCommand) -> anyhow::Result<ExitCode> {
         OciCommand::Kill(a) => runtime::kill(&root, &a.id, &a.signal)?,
         OciCommand::Delete(a) => runtime::delete(&root, &a.id, a.force)?,
         OciCommand::Run(a) => {
-            let code = runtime::run(&root, &a.id, &a.bundle, runtime::Stdio::Inherit)?;
-            return Ok(ExitCode::from(code.clamp(0, 255) as u8));
+            let c = &a.create;
+            let outcome = runtime::run(&root, &c.id, &c.bundle, create_options(c), a.detach)?;
+            if outcome.oom_killed {
+                eprintln!("berth: container `{}` ran out of memory (OOM-killed)", c.id);
+            }
+            return Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8));
         }
         OciCommand::Spec(_) | OciCommand::Init1 { .. } | OciCommand::Init2 { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn create_options(a: &CreateArgs) -> runtime::CreateOptions {
+    runtime::CreateOptions {
+        stdio: runtime::Stdio::Inherit,
+        console_socket: a.console_socket.clone(),
+    }
+}
+
+fn list(root: &std::path::Path, a: &ListArgs) -> anyhow::Result<()> {
+    let all = runtime::list(root);
+    let mut out = std::io::stdout().lock();
+    if a.quiet {
+        for c in &all {
+            writeln!(out, "{}", c["id"].as_str().unwrap_or_default())?;
+        }
+        return Ok(());
+    }
+    match a.format.as_str() {
+        "json" => writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?,
+        "table" => {
+            writeln!(
+                out,
+                "{:<24} {:<8} {:<9} {:<40} CREATED",
+                "ID", "PID", "STATUS", "BUNDLE"
+            )?;
+            for c in &all {
+                writeln!(
+                    out,
+                    "{:<24} {:<8} {:<9} {:<40} {}",
+                    c["id"].as_str().unwrap_or_default(),
+                    c["pid"].as_i64().unwrap_or(0),
+                    c["status"].as_str().unwrap_or_default(),
+                    c["bundle"].as_str().unwrap_or_default(),
+                    c["created"].as_str().unwrap_or_default(),
+                )?;
+            }
+        }
+        other => anyhow::bail!("--format `{other}`: use table or json"),
+    }
+    Ok(())
 }

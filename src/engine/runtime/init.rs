@@ -79,6 +79,17 @@ pub fn init1(state_dir: &Path) -> ! {
             fail(&mut sock, e);
         }
     }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        // Inherited by init2 and the container's process.
+        if let Err(e) = std::fs::write("/proc/self/oom_score_adj", adj.to_string()) {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (lowering it needs CAP_SYS_RESOURCE, which this host does not grant)"
+            } else {
+                ""
+            };
+            fail(&mut sock, format!("process.oomScoreAdj {adj}: {e}{hint}"));
+        }
+    }
     let mut unshare = UnshareFlags::empty();
     for ns in &namespaces {
         let Some((flag, link)) = ns_flag(ns.typ()) else {
@@ -130,7 +141,50 @@ pub fn init2(state_dir: &Path) -> ! {
         rustix::fs::Mode::empty(),
     )
     .unwrap_or_else(|e| fail(&mut sock, format!("exec fifo: {e}")));
+    let process = spec.process().clone().unwrap_or_default();
+    // The console socket is a host path: reach it before pivot_root.
+    let console = if process.terminal().unwrap_or(false) {
+        let path = std::fs::read_to_string(state_dir.join("console-socket")).unwrap_or_else(|_| {
+            fail(
+                &mut sock,
+                "process.terminal is true: give a --console-socket (or set it false)".into(),
+            )
+        });
+        Some(
+            UnixStream::connect(&path)
+                .unwrap_or_else(|e| fail(&mut sock, format!("console socket {path}: {e}"))),
+        )
+    } else {
+        None
+    };
     if let Err(e) = rootfs::setup(&spec, &bundle) {
+        fail(&mut sock, e);
+    }
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        if let Err(e) = super::sysctl::apply(sysctl) {
+            fail(&mut sock, e);
+        }
+    }
+    let terminal = console.map(|console| {
+        let (master, slave, name) =
+            super::terminal::open_pty().unwrap_or_else(|e| fail(&mut sock, e));
+        if let Some(size) = process.console_size() {
+            let _ = super::terminal::set_size(&master, size.height() as u16, size.width() as u16);
+        }
+        let _ = rustix::fs::fchown(
+            &slave,
+            Some(rustix::fs::Uid::from_raw(process.user().uid())),
+            None,
+        );
+        if let Err(e) = super::terminal::mount_console(&name) {
+            fail(&mut sock, e);
+        }
+        if let Err(e) = super::terminal::send_fd(&console, &master, &name) {
+            fail(&mut sock, e);
+        }
+        slave
+    });
+    if let Err(e) = rootfs::lock_down(&spec) {
         fail(&mut sock, e);
     }
     if let Some(h) = spec.hostname() {
@@ -144,7 +198,6 @@ pub fn init2(state_dir: &Path) -> ! {
                 .unwrap_or_else(|e| fail(&mut sock, format!("hostname: {e}")));
         }
     }
-    let process = spec.process().clone().unwrap_or_default();
     for r in process.rlimits().clone().unwrap_or_default() {
         if let Err(e) = super::process::set_rlimit(&r) {
             fail(&mut sock, e);
@@ -178,6 +231,13 @@ pub fn init2(state_dir: &Path) -> ! {
         std::process::exit(1);
     }
     // After `start` nobody reads the socket: errors go to the container's stderr.
+    if let Some(slave) = &terminal {
+        if let Err(e) = super::terminal::make_controlling(slave) {
+            eprintln!("berth: {e}");
+            std::process::exit(1);
+        }
+    }
+    drop(terminal);
     if let Err(e) = super::process::become_user(&process) {
         eprintln!("berth: {e}");
         std::process::exit(1);

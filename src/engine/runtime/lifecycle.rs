@@ -1,6 +1,8 @@
 //! create / start / state / kill / delete / run.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio as StdStdio};
@@ -20,10 +22,27 @@ pub enum Stdio {
     Null,
 }
 
+/// What `create` needs besides the bundle.
+pub struct CreateOptions {
+    pub stdio: Stdio,
+    /// Where to send the pty master when `process.terminal` is true (runc's
+    /// `--console-socket`).
+    pub console_socket: Option<PathBuf>,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            stdio: Stdio::Inherit,
+            console_socket: None,
+        }
+    }
+}
+
 /// How long setup may take before `create` gives up.
 const SETUP_DEADLINE: Duration = Duration::from_secs(30);
 
-fn dir(root: &Path, id: &str) -> Result<PathBuf, RuntimeError> {
+pub(crate) fn dir(root: &Path, id: &str) -> Result<PathBuf, RuntimeError> {
     check_id(id)?;
     Ok(root.join(id))
 }
@@ -92,7 +111,7 @@ pub fn create(
     root: &Path,
     id: &str,
     bundle: &Path,
-    stdio: Stdio,
+    options: CreateOptions,
 ) -> Result<ContainerState, RuntimeError> {
     let d = dir(root, id)?;
     let bundle = std::fs::canonicalize(bundle).map_err(|e| RuntimeError::Bundle {
@@ -103,6 +122,10 @@ pub fn create(
         bundle: bundle.clone(),
         message: format!("config.json: {e}"),
     })?;
+    check_spec(&spec).map_err(|message| RuntimeError::Bundle {
+        bundle: bundle.clone(),
+        message,
+    })?;
     std::fs::create_dir_all(root).map_err(|e| RuntimeError::io(root, e))?;
     match std::fs::create_dir(&d) {
         Ok(()) => {}
@@ -111,7 +134,7 @@ pub fn create(
         }
         Err(e) => return Err(RuntimeError::io(&d, e)),
     }
-    let result = create_in(&d, id, &bundle, &spec, stdio);
+    let result = create_in(&d, id, &bundle, &spec, options);
     if result.is_err() {
         if let Ok(st) = ContainerState::load(&d, id) {
             if st.pid > 0 {
@@ -127,11 +150,55 @@ pub fn create(
     result
 }
 
+/// The container's cgroup path (relative to each hierarchy), as recorded at create.
+pub(crate) fn cgroup_rel(d: &Path) -> Option<PathBuf> {
+    std::fs::read_to_string(d.join("cgroup"))
+        .ok()
+        .map(PathBuf::from)
+}
+
 /// Removes the cgroup recorded in the container's directory.
 fn remove_cgroup(d: &Path) {
-    if let Ok(rel) = std::fs::read_to_string(d.join("cgroup")) {
-        cgroup::remove(Path::new(cgroup::ROOT), Path::new(&rel));
+    if let Some(rel) = cgroup_rel(d) {
+        cgroup::remove(Path::new(cgroup::ROOT), &rel);
     }
+}
+
+/// Checks made before anything is created: sysctls, oomScoreAdj range, ids.
+fn check_spec(spec: &Spec) -> Result<(), String> {
+    let host_net = |p: &Path| {
+        let inode = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        inode(p).is_some() && inode(p) == inode(Path::new("/proc/1/ns/net"))
+    };
+    super::sysctl::validate(spec, &host_net)?;
+    if let Some(process) = spec.process() {
+        if let Some(adj) = process.oom_score_adj() {
+            if !(-1000..=1000).contains(&adj) {
+                return Err(format!("process.oomScoreAdj {adj} is outside -1000..1000"));
+            }
+        }
+        let user = process.user();
+        let ids = [user.uid(), user.gid()]
+            .into_iter()
+            .chain(user.additional_gids().clone().unwrap_or_default());
+        for id in ids {
+            if id == u32::MAX {
+                return Err(format!(
+                    "process.user: id {id} is not a valid user or group id (use 0..4294967294)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// True when processes other than the container's own could see its setup process: its PID
+/// namespace is shared (joined by path) or the host's.
+fn shares_pid_namespace(spec: &Spec) -> bool {
+    let ns = spec.linux().as_ref().and_then(|l| l.namespaces().clone());
+    !ns.unwrap_or_default()
+        .iter()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none())
 }
 
 fn create_in(
@@ -139,7 +206,7 @@ fn create_in(
     id: &str,
     bundle: &Path,
     spec: &Spec,
-    stdio: Stdio,
+    options: CreateOptions,
 ) -> Result<ContainerState, RuntimeError> {
     let config = d.join("config.json");
     spec.save(&config).map_err(|e| RuntimeError::Corrupt {
@@ -165,17 +232,38 @@ fn create_in(
     })?;
     std::fs::write(d.join("cgroup"), rel.as_os_str().as_encoded_bytes())
         .map_err(|e| RuntimeError::io(d, e))?;
+    if let Some(console) = &options.console_socket {
+        let console = std::path::absolute(console).map_err(|e| RuntimeError::io(console, e))?;
+        std::fs::write(
+            d.join("console-socket"),
+            console.as_os_str().as_encoded_bytes(),
+        )
+        .map_err(|e| RuntimeError::io(d, e))?;
+    }
     let listener = UnixListener::bind(d.join("init.sock")).map_err(|e| RuntimeError::io(d, e))?;
-    let mut cmd = Command::new("/proc/self/exe");
+    // A container whose PID namespace others share could reach the setup process's binary:
+    // run it from a sealed copy then (CVE-2019-5736).
+    let sealed = if shares_pid_namespace(spec) {
+        Some(
+            super::exe::sealed_copy()
+                .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?,
+        )
+    } else {
+        None
+    };
+    let program = match &sealed {
+        Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+        None => PathBuf::from("/proc/self/exe"),
+    };
+    let mut cmd = Command::new(&program);
     cmd.args(["oci", "__init1"]).arg(d);
-    if let Stdio::Null = stdio {
+    if let Stdio::Null = options.stdio {
         cmd.stdin(StdStdio::null())
             .stdout(StdStdio::null())
             .stderr(StdStdio::null());
     }
-    let mut stage1 = cmd
-        .spawn()
-        .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
+    let mut stage1 = cmd.spawn().map_err(|e| RuntimeError::io(&program, e))?;
+    drop(sealed);
     let deadline = Instant::now() + SETUP_DEADLINE;
     let first = messages(&listener, deadline, id);
     let _ = stage1.wait();
@@ -263,12 +351,12 @@ pub fn kill(root: &Path, id: &str, signal: &str) -> Result<(), RuntimeError> {
     let sig = parse_signal(signal)?;
     let st = ContainerState::load(&d, id)?;
     let status = st.status(&d);
-    if !matches!(status, Status::Created | Status::Running) {
+    if !matches!(status, Status::Created | Status::Running | Status::Paused) {
         return Err(RuntimeError::State {
             id: id.to_string(),
             status: status.as_str(),
             action: "kill",
-            needed: "created or running",
+            needed: "created, running or paused",
         });
     }
     let pid = rustix::process::Pid::from_raw(st.pid).expect("positive pid");
@@ -288,7 +376,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), RuntimeError> {
         Err(e) => return Err(e),
     };
     let status = st.status(&d);
-    if matches!(status, Status::Created | Status::Running) {
+    if matches!(status, Status::Created | Status::Running | Status::Paused) {
         if !force {
             return Err(RuntimeError::State {
                 id: id.to_string(),
@@ -299,6 +387,12 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), RuntimeError> {
         }
         let pid = rustix::process::Pid::from_raw(st.pid).expect("positive pid");
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        if status == Status::Paused {
+            // A frozen process cannot die until it is thawed.
+            if let Some(rel) = cgroup_rel(&d) {
+                let _ = cgroup::freeze(Path::new(cgroup::ROOT), &rel, false);
+            }
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while start_time(st.pid) == Some(st.pid_start) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
@@ -306,31 +400,4 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), RuntimeError> {
     }
     remove_cgroup(&d);
     std::fs::remove_dir_all(&d).map_err(|e| RuntimeError::io(&d, e))
-}
-
-/// `run`: create, start, wait; returns the exit code (128 + signal when killed). The caller
-/// becomes the container process's subreaper so it can wait for it.
-pub fn run(root: &Path, id: &str, bundle: &Path, stdio: Stdio) -> Result<i32, RuntimeError> {
-    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
-        .map_err(|e| RuntimeError::io(Path::new("prctl"), e.into()))?;
-    let st = create(root, id, bundle, stdio)?;
-    start(root, id)?;
-    let pid = rustix::process::Pid::from_raw(st.pid).expect("positive pid");
-    let code = loop {
-        match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()) {
-            Ok(Some((_, status))) => {
-                if let Some(c) = status.exit_status() {
-                    break c;
-                }
-                if let Some(s) = status.terminating_signal() {
-                    break 128 + s;
-                }
-            }
-            Ok(None) => continue,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(RuntimeError::io(Path::new("waitpid"), e.into())),
-        }
-    };
-    let _ = delete(root, id, true);
-    Ok(code)
 }

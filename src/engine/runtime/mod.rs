@@ -5,23 +5,33 @@
 //! State lives in `<runtime root>/<id>/`: `state.json`, the resolved `config.json`, `bundle`,
 //! `exec.fifo` (present while created), `init.sock` (during create).
 //!
-//! Not yet here (see the note): cgroups, terminals, user namespaces.
+//! Not yet here (see the note): user namespaces.
 
 pub mod cgroup;
+mod cgroupfs;
+mod control;
+pub mod devices_bpf;
+pub mod exe;
 mod init;
 mod lifecycle;
+mod mountattr;
 pub mod process;
 pub mod rootfs;
+mod run;
 pub mod seccomp;
 pub mod spec;
 pub mod state;
+pub mod sysctl;
+pub mod terminal;
 
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub use control::{events, list, pause, resume};
 pub use init::{init1, init2};
-pub use lifecycle::{create, delete, kill, run, start, state_json, Stdio};
+pub use lifecycle::{create, delete, kill, start, state_json, CreateOptions, Stdio};
+pub use run::{run, Outcome};
 
 #[derive(Debug, Error)]
 pub enum RuntimeError {

@@ -1,7 +1,8 @@
 //! The container's root filesystem, set up inside its new mount namespace: private
 //! propagation, the spec's mounts (targets resolved inside the root with `pathrs` and mounted
 //! onto the resolved descriptor, so a symlinked target never lands on the host), a /dev with
-//! exactly the standard devices, pivot_root, masked and read-only paths, a read-only root.
+//! exactly the standard devices, the cgroup view, pivot_root, then (after sysctls) masked and
+//! read-only paths and a read-only root.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -51,8 +52,15 @@ pub fn parse_options(options: &[String]) -> (MountFlags, MountPropagationFlags, 
     (flags, propagation, recursive_bind, data.join(","))
 }
 
-fn err(what: &str, e: impl std::fmt::Display) -> String {
-    format!("{what}: {e}")
+/// `what: error: cause: cause...` (pathrs keeps the reason in the error's sources).
+fn err(what: &str, e: impl std::error::Error) -> String {
+    let mut text = format!("{what}: {e}");
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
 }
 
 /// Creates the mount point `dest` inside `root` (a file for a file bind, else a directory)
@@ -95,8 +103,10 @@ fn do_mount(root: &Root, m: &Mount) -> Result<(), String> {
     let dest = m.destination();
     let what = format!("mount {}", dest.display());
     if typ == "cgroup" || typ == "cgroup2" {
-        // The container's cgroup view arrives with the cgroup work; until then it is hidden.
-        return Ok(());
+        return super::cgroupfs::mount(root, dest, flags);
+    }
+    if SPECIAL_DESTINATIONS.contains(&dest.to_str().unwrap_or("")) {
+        replace_symlink(root, dest)?;
     }
     let is_bind = flags.contains(MountFlags::BIND) || typ == "bind";
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
@@ -113,9 +123,14 @@ fn do_mount(root: &Root, m: &Mount) -> Result<(), String> {
         if !rest.is_empty() {
             // The first descriptor names the directory under the new mount: look it up again
             // to reach the mount itself.
-            let (_top, target) = mount_point(root, dest, file)?;
+            let (top, target) = mount_point(root, dest, file)?;
             rustix::mount::mount_remount(&target, MountFlags::BIND | rest, "")
                 .map_err(|e| err(&format!("{what} (remount)"), e))?;
+            if recursive {
+                // Every submount of an rbind gets the same ro/nosuid/nodev/noexec.
+                super::mountattr::set_recursive(&top, rest)
+                    .map_err(|e| err(&format!("{what} (recursive attributes)"), e))?;
+            }
         }
     } else {
         let data = std::ffi::CString::new(data).map_err(|e| err(&what, e))?;
@@ -125,6 +140,34 @@ fn do_mount(root: &Root, m: &Mount) -> Result<(), String> {
     if !propagation.is_empty() {
         let (_top, target) = mount_point(root, dest, file)?;
         rustix::mount::mount_change(&target, propagation).map_err(|e| err(&what, e))?;
+    }
+    Ok(())
+}
+
+/// Destinations the runtime owns: a symlink there in the image is replaced by a directory,
+/// so the container gets berth's own /proc, /sys and /dev, never a mount redirected elsewhere.
+const SPECIAL_DESTINATIONS: [&str; 7] = [
+    "/proc",
+    "/sys",
+    "/dev",
+    "/dev/pts",
+    "/dev/shm",
+    "/dev/mqueue",
+    "/sys/fs/cgroup",
+];
+
+fn replace_symlink(root: &Root, dest: &Path) -> Result<(), String> {
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    let Ok(h) = root.resolve_nofollow(rel) else {
+        return Ok(());
+    };
+    let is_link = rustix::fs::fstat(&h)
+        .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
+        .unwrap_or(false);
+    drop(h);
+    if is_link {
+        root.remove_file(rel)
+            .map_err(|e| err(&format!("replacing the symlink at {}", dest.display()), e))?;
     }
     Ok(())
 }
@@ -182,11 +225,28 @@ pub fn setup(spec: &Spec, bundle: &Path) -> Result<(), String> {
     } else {
         bundle.join(root_spec.path())
     };
-    rustix::mount::mount_change(
-        "/",
-        MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
-    )
-    .map_err(|e| err("making / private", e))?;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let propagation = match linux.rootfs_propagation().as_deref() {
+        None | Some("") => MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+        Some(p) => {
+            let (_, prop, _, rest) = parse_options(&[p.to_string()]);
+            if prop.is_empty() || !rest.is_empty() {
+                return Err(format!(
+                    "linux.rootfsPropagation `{p}` is not one of private, rprivate, slave, \
+                     rslave, shared, rshared"
+                ));
+            }
+            prop
+        }
+    };
+    // Nothing the container mounts propagates back to the host (unless it asked for shared).
+    let shared = propagation.contains(MountPropagationFlags::SHARED);
+    let first = if shared {
+        MountPropagationFlags::PRIVATE | MountPropagationFlags::REC
+    } else {
+        propagation
+    };
+    rustix::mount::mount_change("/", first).map_err(|e| err("making / private", e))?;
     rustix::mount::mount_bind_recursive(&rootfs, &rootfs)
         .map_err(|e| err(&format!("bind {}", rootfs.display()), e))?;
     let root = Root::open(&rootfs).map_err(|e| err(&format!("root {}", rootfs.display()), e))?;
@@ -206,14 +266,29 @@ pub fn setup(spec: &Spec, bundle: &Path) -> Result<(), String> {
     rustix::mount::unmount(".", UnmountFlags::DETACH)
         .map_err(|e| err("detaching the old root", e))?;
     std::env::set_current_dir("/").map_err(|e| err("chdir /", e))?;
+    if shared {
+        // pivot_root refuses shared mounts: the root becomes shared only once it is in place.
+        rustix::mount::mount_change("/", propagation).map_err(|e| err("rootfsPropagation", e))?;
+    }
+    Ok(())
+}
+
+/// After pivot_root and the steps that write to /proc/sys: masked paths, read-only paths and
+/// the read-only root.
+pub fn lock_down(spec: &Spec) -> Result<(), String> {
     let linux = spec.linux().clone().unwrap_or_default();
+    let root_readonly = spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
     for p in linux.masked_paths().clone().unwrap_or_default() {
         mask(Path::new(&p))?;
     }
     for p in linux.readonly_paths().clone().unwrap_or_default() {
         readonly(Path::new(&p))?;
     }
-    if root_spec.readonly().unwrap_or(false) {
+    if root_readonly {
         rustix::mount::mount_remount("/", MountFlags::BIND | MountFlags::RDONLY, "")
             .map_err(|e| err("read-only root", e))?;
     }

@@ -28,6 +28,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -37,6 +38,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -107,6 +109,10 @@ impl ContainerState {
             Some(t) if t == self.pid_start => {
                 if dir.join("exec.fifo").exists() {
                     Status::Created
+                } else if std::fs::read_to_string(dir.join("cgroup")).is_ok_and(|rel| {
+                    super::cgroup::is_frozen(Path::new(super::cgroup::ROOT), Path::new(&rel))
+                }) {
+                    Status::Paused
                 } else {
                     Status::Running
                 }

@@ -1,0 +1,206 @@
+//! The runtime's isolation details: the container's read-only cgroup view, namespaced sysctls
+//! only, oom_score_adj, a hostile rootfs whose /proc is a symlink, read-only recursive binds,
+//! hugetlb limits and root propagation.
+
+use std::process::Command;
+
+use crate::support::*;
+
+fn run(b: &Berth, bundle: &std::path::Path, id: &str) -> (Option<i32>, String, String) {
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), id]);
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+#[test]
+fn the_cgroup_view_is_the_containers_own_and_read_only() {
+    if !root_or_skip("the_cgroup_view_is_the_containers_own_and_read_only") {
+        return;
+    }
+    let b = Berth::new();
+    // v1 (or hybrid): a tmpfs of hierarchies; v2: one cgroup2 mount. Either way read-only.
+    let script = "grep -q ' /sys/fs/cgroup ' /proc/self/mountinfo && echo mounted; \
+                  grep -v '::/$' /proc/self/cgroup | grep -v ':/$' || echo rooted; \
+                  for f in /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/memory/release_agent; do \
+                    [ -e $f ] || continue; (echo 1 > $f) 2>/dev/null && echo writable:$f || echo refused; done";
+    let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
+    let (code, out, err) = run(&b, &bundle, "c1");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("mounted"), "{out}");
+    assert!(
+        out.contains("rooted"),
+        "every hierarchy rooted at the container: {out}"
+    );
+    assert!(
+        out.contains("refused") && !out.contains("writable"),
+        "{out}"
+    );
+}
+
+#[test]
+fn only_namespaced_sysctls_are_written() {
+    if !root_or_skip("only_namespaced_sysctls_are_written") {
+        return;
+    }
+    let b = Berth::new();
+    let host_shmmax = std::fs::read_to_string("/proc/sys/kernel/shmmax").unwrap();
+    let bundle = b.bundle(
+        "b1",
+        &[
+            "cat",
+            "/proc/sys/kernel/shmmax",
+            "/proc/sys/net/ipv4/ip_forward",
+        ],
+        |spec| {
+            spec["linux"]["sysctl"] =
+                serde_json::json!({"kernel.shmmax": "4242424", "net.ipv4.ip_forward": "1"});
+        },
+    );
+    let (code, out, err) = run(&b, &bundle, "c1");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "4242424\n1\n");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/shmmax").unwrap(),
+        host_shmmax,
+        "the host's value is untouched"
+    );
+    let bundle = b.bundle("b2", &["true"], |spec| {
+        spec["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "1"});
+    });
+    let (code, _, err) = run(&b, &bundle, "c2");
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("sysctl `kernel.panic` is not allowed") && err.contains("host"),
+        "{err}"
+    );
+    assert!(
+        b.state_files().iter().all(|f| !f.contains("c2")),
+        "nothing left of c2"
+    );
+}
+
+#[test]
+fn oom_score_adj_is_applied() {
+    if !root_or_skip("oom_score_adj_is_applied") {
+        return;
+    }
+    let b = Berth::new();
+    let bundle = b.bundle("b1", &["cat", "/proc/self/oom_score_adj"], |spec| {
+        spec["process"]["oomScoreAdj"] = serde_json::json!(321);
+    });
+    let (code, out, err) = run(&b, &bundle, "c1");
+    assert_eq!((code, out.as_str()), (Some(0), "321\n"), "{err}");
+    let bundle = b.bundle("b2", &["true"], |spec| {
+        spec["process"]["oomScoreAdj"] = serde_json::json!(5000);
+    });
+    let (_, _, err) = run(&b, &bundle, "c2");
+    assert!(err.contains("outside -1000..1000"), "{err}");
+}
+
+#[test]
+fn a_symlinked_proc_in_the_image_gets_berths_own_proc() {
+    if !root_or_skip("a_symlinked_proc_in_the_image_gets_berths_own_proc") {
+        return;
+    }
+    let b = Berth::new();
+    let bundle = b.bundle(
+        "b1",
+        &[
+            "sh",
+            "-c",
+            "test -L /proc && echo link || echo dir; head -c 5 /proc/self/status",
+        ],
+        |_| {},
+    );
+    let rootfs = bundle.join("rootfs");
+    std::fs::remove_dir(rootfs.join("proc")).unwrap();
+    std::fs::create_dir(rootfs.join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink("/elsewhere", rootfs.join("proc")).unwrap();
+    let (code, out, err) = run(&b, &bundle, "c1");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "dir\nName:");
+    assert_eq!(
+        std::fs::read_dir(rootfs.join("elsewhere")).unwrap().count(),
+        0
+    );
+}
+
+/// A tmpfs mounted on the host for one test, unmounted when dropped.
+struct HostMount(std::path::PathBuf);
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_read_only_rbind_is_read_only_all_the_way_down() {
+    if !root_or_skip("a_read_only_rbind_is_read_only_all_the_way_down") {
+        return;
+    }
+    let b = Berth::new();
+    let src = b.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(src.join("sub"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a tmpfs for the test");
+    let _guard = HostMount(src.join("sub"));
+    let script = "touch /data/top 2>/dev/null && echo top-writable || echo top-ro; \
+                  touch /data/sub/x 2>/dev/null && echo sub-writable || echo sub-ro";
+    let bundle = b.bundle("b1", &["sh", "-c", script], |spec| {
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "destination": "/data", "type": "bind", "source": src,
+                "options": ["rbind", "ro", "nosuid", "nodev"]
+            }));
+    });
+    let (code, out, err) = run(&b, &bundle, "c1");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "top-ro\nsub-ro\n");
+}
+
+#[test]
+fn hugetlb_limits_reach_the_cgroup() {
+    if !root_or_skip("hugetlb_limits_reach_the_cgroup") {
+        return;
+    }
+    if !std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+        eprintln!("skipped: no 2 MiB huge pages on this host");
+        return;
+    }
+    let b = Berth::new();
+    let script = "cat /sys/fs/cgroup/hugetlb.2MB.max /sys/fs/cgroup/unified/hugetlb.2MB.max \
+                  /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes 2>/dev/null";
+    let bundle = b.bundle("b1", &["sh", "-c", script], |spec| {
+        spec["linux"]["resources"]["hugepageLimits"] =
+            serde_json::json!([{"pageSize": "2MB", "limit": 4194304}]);
+    });
+    let (_, out, err) = run(&b, &bundle, "c1");
+    assert_eq!(out.trim(), "4194304", "{err}");
+}
+
+#[test]
+fn root_propagation_options() {
+    if !root_or_skip("root_propagation_options") {
+        return;
+    }
+    let b = Berth::new();
+    for (i, p) in ["rslave", "rshared", "private"].iter().enumerate() {
+        let bundle = b.bundle(&format!("b{i}"), &["true"], |spec| {
+            spec["linux"]["rootfsPropagation"] = serde_json::json!(p);
+        });
+        let (code, _, err) = run(&b, &bundle, &format!("c{i}"));
+        assert_eq!(code, Some(0), "{p}: {err}");
+    }
+    let bundle = b.bundle("bad", &["true"], |spec| {
+        spec["linux"]["rootfsPropagation"] = serde_json::json!("sideways");
+    });
+    let (_, _, err) = run(&b, &bundle, "bad");
+    assert!(err.contains("rootfsPropagation `sideways`"), "{err}");
+}

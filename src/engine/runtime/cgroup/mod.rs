@@ -1,0 +1,168 @@
+//! Control groups for a container: memory, cpu (shares, quota, cpuset), pids, devices and
+//! hugetlb limits from the spec's `linux.resources`, on cgroup v2 (one unified tree), v1, or a
+//! hybrid host (v1 controllers plus a cgroup2 mount that holds hugetlb alone, as on this
+//! project's CI machine; crun refuses that layout, berth uses the v1 controllers and the
+//! cgroup2 mount for what only it has). Also the freezer (pause/resume) and statistics with
+//! OOM-kill counts.
+//!
+//! Every function takes the cgroup filesystem root (normally /sys/fs/cgroup), so the v2 path
+//! is unit-tested against fixture directories.
+
+mod freezer;
+mod stats;
+mod v1;
+mod v2;
+
+pub use freezer::{freeze, is_frozen};
+pub use stats::{oom_kills, stats, OomWatch};
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+/// Where the host mounts its cgroup filesystems.
+pub const ROOT: &str = "/sys/fs/cgroup";
+
+/// How the host mounts cgroups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One unified hierarchy (cgroup.controllers at the root).
+    V2,
+    /// Per-controller hierarchies (with or without a cgroup2 mount beside them).
+    V1,
+}
+
+pub fn detect(root: &Path) -> Layout {
+    if root.join("cgroup.controllers").exists() {
+        Layout::V2
+    } else {
+        Layout::V1
+    }
+}
+
+/// v1 controllers berth manages.
+const V1_CONTROLLERS: [&str; 8] = [
+    "memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "hugetlb",
+];
+
+/// The cgroup2 mount beside v1 controllers on a hybrid host.
+const HYBRID_UNIFIED: &str = "unified";
+
+pub(crate) fn write(path: &Path, value: &str) -> Result<(), String> {
+    std::fs::write(path, value)
+        .map_err(|e| format!("cgroup {}: writing `{value}`: {e}", path.display()))
+}
+
+/// The container's cgroup path relative to each hierarchy: the spec's `cgroupsPath` or
+/// `berth/<id>`; `..` is refused.
+pub fn relative_path(spec_path: Option<&Path>, id: &str) -> Result<PathBuf, String> {
+    let p = spec_path
+        .map(|p| p.strip_prefix("/").unwrap_or(p).to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("berth").join(id));
+    if p.components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "cgroupsPath `{}` must be a plain path",
+            p.display()
+        ));
+    }
+    Ok(p)
+}
+
+/// The directories the container's cgroup has (one per v1 controller, or one on v2).
+pub fn dirs(root: &Path, rel: &Path) -> Vec<PathBuf> {
+    match detect(root) {
+        Layout::V2 => vec![root.join(rel)],
+        Layout::V1 => V1_CONTROLLERS
+            .iter()
+            .chain(&[HYBRID_UNIFIED])
+            .map(|c| root.join(c))
+            .filter(|d| d.exists())
+            .map(|d| d.join(rel))
+            .collect(),
+    }
+}
+
+/// Creates the cgroup, applies `resources`, and moves `pid` into it.
+pub fn apply(
+    root: &Path,
+    rel: &Path,
+    resources: Option<&LinuxResources>,
+    pid: i32,
+) -> Result<(), String> {
+    match detect(root) {
+        Layout::V2 => v2::apply(root, rel, resources, pid),
+        Layout::V1 => v1::apply(root, rel, resources, pid),
+    }
+}
+
+pub(crate) fn limit_text(v: i64) -> String {
+    if v < 0 {
+        "max".to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// The devices every container may use: null, zero, full, random, urandom, tty, console,
+/// ptmx, pts.
+pub(crate) const DEFAULT_DEVICES: [(char, i64, Option<i64>); 9] = [
+    ('c', 1, Some(3)),
+    ('c', 1, Some(5)),
+    ('c', 1, Some(7)),
+    ('c', 1, Some(8)),
+    ('c', 1, Some(9)),
+    ('c', 5, Some(0)),
+    ('c', 5, Some(1)),
+    ('c', 5, Some(2)),
+    ('c', 136, None),
+];
+
+/// Removes the container's cgroup directories (its processes must be gone).
+pub fn remove(root: &Path, rel: &Path) {
+    for d in dirs(root, rel) {
+        let _ = std::fs::remove_dir(&d);
+    }
+}
+
+/// The directory of one v1 controller (or the v2 cgroup) for the container, if it exists.
+pub(crate) fn controller_dir(root: &Path, rel: &Path, controller: &str) -> Option<PathBuf> {
+    let d = match detect(root) {
+        Layout::V2 => root.join(rel),
+        Layout::V1 => root.join(controller).join(rel),
+    };
+    d.exists().then_some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v2_limits_land_in_the_unified_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::write(root.join("cgroup.controllers"), "cpu memory pids").unwrap();
+        let resources: LinuxResources = serde_json::from_value(serde_json::json!({
+            "memory": {"limit": 67108864},
+            "pids": {"limit": 20},
+            "cpu": {"shares": 1024, "quota": 50000, "period": 100000},
+        }))
+        .unwrap();
+        let rel = relative_path(None, "c1").unwrap();
+        apply(root, &rel, Some(&resources), 42).unwrap();
+        let cg = root.join("berth/c1");
+        let read = |f: &str| std::fs::read_to_string(cg.join(f)).unwrap();
+        assert_eq!(read("memory.max"), "67108864");
+        assert_eq!(read("pids.max"), "20");
+        assert_eq!(read("cpu.max"), "50000 100000");
+        assert_eq!(read("cpu.weight"), "39");
+        assert_eq!(read("cgroup.procs"), "42");
+        assert!(std::fs::read_to_string(root.join("cgroup.subtree_control"))
+            .unwrap()
+            .contains("+memory"));
+        assert_eq!(dirs(root, &rel), vec![cg]);
+        assert!(relative_path(Some(Path::new("/a/../b")), "x").is_err());
+    }
+}
