@@ -225,3 +225,47 @@ fn list_shows_every_container_and_detach_returns_at_once() {
         assert!(b.oci(&["delete", "-f", id]).status.success());
     }
 }
+
+#[test]
+fn called_as_berth_runc_it_takes_runcs_command_line() {
+    if !root_or_skip("called_as_berth_runc_it_takes_runcs_command_line") {
+        return;
+    }
+    let b = Berth::new();
+    let runc = b.path().join("berth-runc");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), &runc).unwrap();
+    let state = b.path().join("runc-state");
+    let log = b.path().join("runc.log");
+    let bundle = b.bundle("b1", &["sh", "-c", "exit 3"], |_| {});
+    let run = |args: &[&str]| {
+        std::process::Command::new(tool("unshare", "util-linux"))
+            .arg("--net")
+            .arg(&runc)
+            .arg("--root")
+            .arg(&state)
+            .arg("--log")
+            .arg(&log)
+            .args(["--log-format", "json"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["run", "--bundle", bundle.to_str().unwrap(), "r1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = run(&["state", "r1"]);
+    assert!(!out.status.success());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let line: serde_json::Value = serde_json::from_str(logged.lines().last().unwrap()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(
+        line["msg"]
+            .as_str()
+            .unwrap()
+            .contains("`r1` does not exist"),
+        "{logged}"
+    );
+    assert!(
+        state.is_dir(),
+        "--root is the runtime's own state directory"
+    );
+}

@@ -204,3 +204,70 @@ fn root_propagation_options() {
     let (_, _, err) = run(&b, &bundle, "bad");
     assert!(err.contains("rootfsPropagation `sideways`"), "{err}");
 }
+
+/// Container A holds the PID namespace; container B is created in it, so B's setup process
+/// (berth's own binary, waiting for `start`) is visible from A. Returns A's output.
+fn probe_setup_process_from_a_neighbour(b: &Berth, name: &str, add_ptrace: bool) -> String {
+    // A waits for B to exist, then looks at every process named `exe` (the setup process).
+    let script = "while [ ! -e /tmp/go ]; do sleep 0.02; done; \
+        for p in $(ls /proc | grep -E '^[0-9]+$'); do \
+          [ \"$(cat /proc/$p/comm 2>/dev/null)\" = exe ] || continue; \
+          cat /proc/$p/environ >/dev/null 2>&1 && echo environ-read || echo environ-denied; \
+          l=$(readlink /proc/$p/exe 2>/dev/null) && echo exe=$l || echo exe-denied; \
+          (echo x >> /proc/$p/exe) 2>/dev/null && echo exe-written || echo exe-unwritable; \
+        done";
+    let a_bundle = b.bundle(&format!("{name}-a"), &["sh", "-c", script], |spec| {
+        if add_ptrace {
+            for set in ["bounding", "effective", "permitted"] {
+                spec["process"]["capabilities"][set]
+                    .as_array_mut()
+                    .unwrap()
+                    .push("CAP_SYS_PTRACE".into());
+            }
+        }
+    });
+    let a_id = format!("{name}-a");
+    let out = b.oci_detached(&["run", "-d", "-b", a_bundle.to_str().unwrap(), &a_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let st: serde_json::Value = serde_json::from_slice(&b.oci(&["state", &a_id]).stdout).unwrap();
+    let a_pid = st["pid"].as_i64().unwrap();
+    let b_bundle = b.bundle(&format!("{name}-b"), &["true"], |spec| {
+        for ns in spec["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "pid" {
+                ns["path"] = format!("/proc/{a_pid}/ns/pid").into();
+            }
+        }
+    });
+    let b_id = format!("{name}-b");
+    let out = b.oci_detached(&["create", "-b", b_bundle.to_str().unwrap(), &b_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A's output goes to the detached run's file; wait for A to finish.
+    std::fs::write(a_bundle.join("rootfs/tmp/go"), "").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while crate::runtime::status(b, &a_id) != "stopped" {
+        assert!(std::time::Instant::now() < deadline, "A never finished");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for id in [&a_id, &b_id] {
+        assert!(b.oci(&["delete", "-f", id]).status.success());
+    }
+    std::fs::read_to_string(b.path().join("detached.out")).unwrap_or_default()
+}
+
+#[test]
+fn the_setup_process_cannot_be_inspected_or_overwritten_from_a_shared_pid_namespace() {
+    if !root_or_skip(
+        "the_setup_process_cannot_be_inspected_or_overwritten_from_a_shared_pid_namespace",
+    ) {
+        return;
+    }
+    let b = Berth::new();
+    // Without CAP_SYS_PTRACE: the setup process is not dumpable, so nothing of it is readable.
+    let out = probe_setup_process_from_a_neighbour(&b, "plain", false);
+    assert_eq!(out, "environ-denied\nexe-denied\nexe-unwritable\n");
+    // With CAP_SYS_PTRACE: /proc/PID/exe opens, but it is a sealed in-memory copy.
+    let out = probe_setup_process_from_a_neighbour(&b, "ptrace", true);
+    assert!(out.contains("exe=/memfd:berth-runtime"), "{out}");
+    assert!(out.ends_with("exe-unwritable\n"), "{out}");
+    assert!(!out.contains("exe-written"), "{out}");
+}

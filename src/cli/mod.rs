@@ -65,8 +65,7 @@ pub enum Command {
     /// Remove images (`berth image rm`)
     Rmi(image::RmArgs),
     /// OCI runtime (runc-compatible): run bundles
-    #[command(subcommand)]
-    Oci(oci::OciCommand),
+    Oci(oci::OciArgs),
     /// Print version information
     Version,
 }
@@ -119,7 +118,7 @@ fn init_tracing(verbose: u8) {
 
 /// Entry point of the `berth` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(oci::runc_argv(std::env::args_os().collect()));
     init_tracing(cli.global.verbose);
     match run(cli) {
         Ok(code) => code,

@@ -10,6 +10,30 @@ use crate::engine::runtime;
 
 use super::GlobalArgs;
 
+/// runc's global options, so a tool that drives runc can drive `berth oci` (through a
+/// one-line wrapper script: `exec berth oci "$@"`).
+#[derive(Debug, Args)]
+pub struct OciArgs {
+    /// The runtime's state directory (default: <berth --root>/runtime; `--root` when berth
+    /// is called as `berth-runc`)
+    #[arg(long = "state-dir", value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Append errors to this file as well (runc's --log)
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// text or json (runc's --log-format)
+    #[arg(long, default_value = "text")]
+    pub log_format: String,
+    /// Accepted for runc compatibility; berth manages cgroupfs directly
+    #[arg(long, hide = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for runc compatibility (use -v for more logging)
+    #[arg(long, hide = true)]
+    pub debug: bool,
+    #[command(subcommand)]
+    pub command: OciCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum OciCommand {
     /// Print a default config.json (Docker's defaults)
@@ -59,6 +83,10 @@ pub struct CreateArgs {
     /// Unix socket that receives the pty master when process.terminal is true
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
+    /// Accepted for runc compatibility (berth always gives a container a new session keyring
+    /// only through its own namespaces)
+    #[arg(long, hide = true)]
+    pub no_new_keyring: bool,
     pub id: String,
 }
 
@@ -112,8 +140,34 @@ pub struct DeleteArgs {
     pub id: String,
 }
 
-pub fn run(global: &GlobalArgs, cmd: &OciCommand) -> anyhow::Result<ExitCode> {
-    let root = global.root.join("runtime");
+pub fn run(global: &GlobalArgs, args: &OciArgs) -> anyhow::Result<ExitCode> {
+    let result = dispatch(global, args);
+    if let (Err(e), Some(log)) = (&result, &args.log) {
+        // runc's callers (containerd, test suites) read errors from the log file.
+        let msg = format!("{e:#}");
+        let line = if args.log_format == "json" {
+            serde_json::json!({"level": "error", "msg": msg, "time": chrono::Utc::now().to_rfc3339()})
+                .to_string()
+        } else {
+            format!("error: {msg}")
+        };
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+    result
+}
+
+fn dispatch(global: &GlobalArgs, args: &OciArgs) -> anyhow::Result<ExitCode> {
+    let root = args
+        .state
+        .clone()
+        .unwrap_or_else(|| global.root.join("runtime"));
+    let cmd = &args.command;
     match cmd {
         OciCommand::Init1 { dir } => runtime::init1(dir),
         OciCommand::Init2 { dir } => runtime::init2(dir),
@@ -163,6 +217,28 @@ pub fn run(global: &GlobalArgs, cmd: &OciCommand) -> anyhow::Result<ExitCode> {
         OciCommand::Spec(_) | OciCommand::Init1 { .. } | OciCommand::Init2 { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Called as `berth-runc` (a symlink to berth), the command line is runc's:
+/// `berth-runc [--root DIR] [--log F] ... COMMAND` becomes
+/// `berth oci [--state-dir DIR] [--log F] ... COMMAND`.
+pub fn runc_argv(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let called_as_runc = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "berth-runc");
+    if !called_as_runc {
+        return argv;
+    }
+    for a in argv.iter_mut().skip(1) {
+        if a == "--root" {
+            *a = "--state-dir".into();
+        } else if let Some(v) = a.to_str().and_then(|s| s.strip_prefix("--root=")) {
+            *a = format!("--state-dir={v}").into();
+        }
+    }
+    argv.insert(1, "oci".into());
+    argv
 }
 
 fn create_options(a: &CreateArgs) -> runtime::CreateOptions {
