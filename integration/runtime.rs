@@ -74,6 +74,12 @@ fn lifecycle_transitions_and_invalid_ones() {
     let out = b.oci_detached(&["create", "-b", bundle, "c1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(status(&b, "c1"), "created");
+    // The container's mounts (its root, /proc, /dev...) live in its own mount namespace only.
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !host_mounts.contains(bundle),
+        "a container mount leaked to the host: {host_mounts}"
+    );
     let again = b.oci_detached(&["create", "-b", bundle, "c1"]);
     assert!(
         stderr(&again).contains("already exists"),
