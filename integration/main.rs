@@ -4,6 +4,7 @@
 
 mod support;
 
+mod container;
 mod image;
 mod runtime;
 mod runtime_control;

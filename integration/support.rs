@@ -64,6 +64,40 @@ impl Berth {
             .expect("run berth")
     }
 
+    /// Runs `unshare --net berth --root ROOT ARGS...`: engine commands in a private network
+    /// namespace of the test's own (monitors started there stay in it).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(tool("unshare", "util-linux"))
+            .arg("--net")
+            .arg(env!("CARGO_BIN_EXE_berth"))
+            .arg("--root")
+            .arg(self.root.path().join("state"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run berth")
+    }
+
+    /// [`Berth::cli`] asserting success; returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Imports the busybox image as `name`.
+    pub fn busybox_image(&self, name: &str) {
+        let tar = self.root.path().join("busybox.tar");
+        std::fs::write(&tar, busybox_rootfs_tar()).unwrap();
+        self.ok(&["image", "import", tar.to_str().unwrap(), name]);
+    }
+
     /// Runs berth and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -107,6 +141,13 @@ impl Berth {
 
 impl Drop for Berth {
     fn drop(&mut self) {
+        // Containers a test left (it failed midway): remove them, monitors and all.
+        if self.root.path().join("state/berth.db").exists() {
+            let ids = self.cli(&["ps", "-aq", "--no-trunc"]);
+            for id in String::from_utf8_lossy(&ids.stdout).lines() {
+                let _ = self.cli(&["container", "rm", "-f", id]);
+            }
+        }
         for m in self.mounts.borrow().iter().rev() {
             let _ = rustix::mount::unmount(m, rustix::mount::UnmountFlags::DETACH);
         }

@@ -1,6 +1,7 @@
 //! The command line: parse, call, print. Errors become `anyhow` here and nowhere else.
 
 mod config;
+mod container;
 mod image;
 mod oci;
 
@@ -49,7 +50,7 @@ pub struct GlobalArgs {
     )]
     pub root: PathBuf,
     /// More output (-v info, -vv debug, -vvv trace); RUST_LOG overrides
-    #[arg(short = 'v', long = "verbose", global = true, action = ArgAction::Count)]
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count)]
     pub verbose: u8,
 }
 
@@ -64,8 +65,23 @@ pub enum Command {
     Images(image::LsArgs),
     /// Remove images (`berth image rm`)
     Rmi(image::RmArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
+    /// Create and start a container (`berth container run`)
+    Run(container::RunArgs),
+    /// List containers (`berth container ps`)
+    Ps(container::PsArgs),
+    /// Show a container's output (`berth container logs`)
+    Logs(container::LogsArgs),
     /// OCI runtime (runc-compatible): run bundles
     Oci(oci::OciArgs),
+    #[command(name = "__monitor", hide = true)]
+    Monitor {
+        root: std::path::PathBuf,
+        id: String,
+        report: Option<std::path::PathBuf>,
+    },
     /// Print version information
     Version,
 }
@@ -159,6 +175,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config::run(&cli.global, &args),
         Command::Image(cmd) => image::run(&cli.global, &cmd),
         Command::Oci(cmd) => oci::run(&cli.global, &cmd),
+        Command::Container(cmd) => container::run(&cli.global, &cmd),
+        Command::Run(args) => container::run(&cli.global, &container::ContainerCommand::Run(args)),
+        Command::Ps(args) => container::run(&cli.global, &container::ContainerCommand::Ps(args)),
+        Command::Logs(args) => {
+            container::run(&cli.global, &container::ContainerCommand::Logs(args))
+        }
+        Command::Monitor { root, id, report } => {
+            crate::engine::monitor::main(&root, &id, report.as_deref())
+        }
         Command::Images(args) => image::run(&cli.global, &image::ImageCommand::Ls(args)),
         Command::Rmi(args) => image::run(&cli.global, &image::ImageCommand::Rm(args)),
         Command::Version => {

@@ -57,7 +57,7 @@ fn ns_flag(t: LinuxNamespaceType) -> Option<(UnshareFlags, LinkNameSpaceType)> {
 
 /// Stage 1: namespaces, then spawn stage 2.
 pub fn init1(state_dir: &Path) -> ! {
-    let mut sock = UnixStream::connect(state_dir.join("init.sock"))
+    let mut sock = super::unixsock::connect(&state_dir.join("init.sock"))
         .unwrap_or_else(|e| panic!("cannot reach the runtime: {e}"));
     let spec = load(state_dir).unwrap_or_else(|e| fail(&mut sock, e));
     let namespaces = spec
@@ -126,7 +126,10 @@ pub fn init1(state_dir: &Path) -> ! {
 
 /// Stage 2: the container's PID 1, up to exec.
 pub fn init2(state_dir: &Path) -> ! {
-    let mut sock = UnixStream::connect(state_dir.join("init.sock"))
+    // The container starts with no signal blocked, whatever the caller had blocked (a
+    // monitor blocks the signals it reads through a signalfd).
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+    let mut sock = super::unixsock::connect(&state_dir.join("init.sock"))
         .unwrap_or_else(|e| panic!("cannot reach the runtime: {e}"));
     let spec = load(state_dir).unwrap_or_else(|e| fail(&mut sock, e));
     let bundle: PathBuf = std::fs::read_to_string(state_dir.join("bundle"))
@@ -151,7 +154,7 @@ pub fn init2(state_dir: &Path) -> ! {
             )
         });
         Some(
-            UnixStream::connect(&path)
+            super::unixsock::connect(Path::new(&path))
                 .unwrap_or_else(|e| fail(&mut sock, format!("console socket {path}: {e}"))),
         )
     } else {

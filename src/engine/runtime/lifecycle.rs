@@ -142,6 +142,11 @@ pub fn create(
                     rustix::process::Pid::from_raw(st.pid).expect("positive"),
                     rustix::process::Signal::KILL,
                 );
+                // The cgroup can only go once its last process is gone.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while start_time(st.pid).is_some() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
             }
         }
         remove_cgroup(&d);
@@ -155,6 +160,15 @@ pub(crate) fn cgroup_rel(d: &Path) -> Option<PathBuf> {
     std::fs::read_to_string(d.join("cgroup"))
         .ok()
         .map(PathBuf::from)
+}
+
+/// True when the kernel's OOM killer killed a process of the container (while its cgroup
+/// still exists, i.e. before `delete`).
+pub fn oom_killed(root: &Path, id: &str) -> bool {
+    dir(root, id)
+        .ok()
+        .and_then(|d| cgroup_rel(&d))
+        .is_some_and(|rel| cgroup::oom_kills(Path::new(cgroup::ROOT), &rel) > 0)
 }
 
 /// Removes the cgroup recorded in the container's directory.
@@ -240,7 +254,8 @@ fn create_in(
         )
         .map_err(|e| RuntimeError::io(d, e))?;
     }
-    let listener = UnixListener::bind(d.join("init.sock")).map_err(|e| RuntimeError::io(d, e))?;
+    let listener =
+        super::unixsock::bind(&d.join("init.sock")).map_err(|e| RuntimeError::io(d, e))?;
     // A container whose PID namespace others share could reach the setup process's binary:
     // run it from a sealed copy then (CVE-2019-5736).
     let sealed = if shares_pid_namespace(spec) {

@@ -23,6 +23,7 @@ pub mod spec;
 pub mod state;
 pub mod sysctl;
 pub mod terminal;
+pub mod unixsock;
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,9 @@ use thiserror::Error;
 
 pub use control::{events, list, pause, resume};
 pub use init::{init1, init2};
-pub use lifecycle::{create, delete, kill, start, state_json, CreateOptions, Stdio};
+pub use lifecycle::{
+    create, delete, kill, oom_killed, parse_signal, start, state_json, CreateOptions, Stdio,
+};
 pub use run::{run, Outcome};
 
 #[derive(Debug, Error)]

@@ -217,6 +217,51 @@ fn populate_dev(root: &Root) -> Result<(), String> {
     Ok(())
 }
 
+/// A device node the spec asks for (`linux.devices`), made inside the root.
+fn make_device(root: &Root, d: &oci_spec::runtime::LinuxDevice) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = d.path();
+    let what = format!("device {}", path.display());
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let name = rel
+        .file_name()
+        .ok_or_else(|| format!("{what}: no file name"))?;
+    let parent = root
+        .mkdir_all(
+            rel.parent().unwrap_or(Path::new("")),
+            &std::fs::Permissions::from_mode(0o755),
+        )
+        .map_err(|e| err(&what, e))?;
+    let dir = parent
+        .reopen(pathrs::flags::OpenFlags::O_RDONLY | pathrs::flags::OpenFlags::O_DIRECTORY)
+        .map_err(|e| err(&what, e))?;
+    let kind = match d.typ().as_str() {
+        "b" => FileType::BlockDevice,
+        "p" => FileType::Fifo,
+        _ => FileType::CharacterDevice,
+    };
+    let mode = Mode::from_raw_mode(d.file_mode().unwrap_or(0o666) & 0o7777);
+    let _ = rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty());
+    rustix::fs::mknodat(
+        &dir,
+        name,
+        kind,
+        mode,
+        rustix::fs::makedev(d.major() as u32, d.minor() as u32),
+    )
+    .map_err(|e| err(&what, e))?;
+    rustix::fs::chmodat(&dir, name, mode, rustix::fs::AtFlags::empty())
+        .map_err(|e| err(&what, e))?;
+    rustix::fs::chownat(
+        &dir,
+        name,
+        d.uid().map(rustix::fs::Uid::from_raw),
+        d.gid().map(rustix::fs::Gid::from_raw),
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| err(&what, e))
+}
+
 /// Sets up the root filesystem and pivots into it. Runs in the container's mount namespace.
 pub fn setup(spec: &Spec, bundle: &Path) -> Result<(), String> {
     let root_spec = spec.root().clone().ok_or("the spec has no root")?;
@@ -259,6 +304,14 @@ pub fn setup(spec: &Spec, bundle: &Path) -> Result<(), String> {
     }
     if dev_tmpfs {
         populate_dev(&root)?;
+    }
+    let devices = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    for d in devices {
+        make_device(&root, &d)?;
     }
     drop(root);
     std::env::set_current_dir(&rootfs).map_err(|e| err("chdir to the root", e))?;

@@ -129,7 +129,7 @@ pub fn run(
         std::fs::create_dir_all(root).map_err(|e| RuntimeError::io(root, e))?;
         let path = root.join(format!(".{id}.console"));
         let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path).map_err(|e| RuntimeError::io(&path, e))?;
+        let listener = super::unixsock::bind(&path).map_err(|e| RuntimeError::io(&path, e))?;
         options.console_socket = Some(path.clone());
         own_console = Some((listener, path));
     }

@@ -1,0 +1,319 @@
+//! Containers with their monitors (`berth run`, `berth container ...`) on a busybox image.
+
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+fn inspect(b: &Berth, name: &str) -> serde_json::Value {
+    let out = b.cli_ok(&["container", "inspect", name]);
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()[0].clone()
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Mounts, cgroups and processes of a state root.
+fn leftovers(b: &Berth) -> Vec<String> {
+    let root = b.path().to_string_lossy().into_owned();
+    let mut out: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&root))
+        .map(String::from)
+        .collect();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(p.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains("__monitor") && cmd.contains(&root) {
+                out.push(format!("process {cmd}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn run_streams_output_and_exits_with_the_code_then_rm_leaves_nothing() {
+    if !root_or_skip("run_streams_output_and_exits_with_the_code_then_rm_leaves_nothing") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    let out = b.cli(&[
+        "run",
+        "--rm",
+        "--name",
+        "once",
+        "-e",
+        "GREETING=hi",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo $GREETING from $(hostname); echo to-stderr >&2; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("hi from "), "{}", stdout(&out));
+    assert_eq!(stderr(&out), "to-stderr\n");
+    assert_eq!(b.cli_ok(&["ps", "-aq"]), "", "--rm removed it");
+    // Without --rm the container stays, exited, with its logs.
+    let out = b.cli(&["run", "--name", "kept", "bb:1", "echo", "kept output"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = inspect(&b, "kept");
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(v["State"]["ExitCode"], 0);
+    assert_eq!(v["Name"], "/kept");
+    assert_eq!(b.cli_ok(&["logs", "kept"]), "kept output\n");
+    let id = v["Id"].as_str().unwrap().to_string();
+    assert_eq!(b.cli_ok(&["ps", "-aq", "--no-trunc"]).trim(), id);
+    assert_eq!(
+        inspect(&b, &id[..5])["Id"],
+        id.as_str(),
+        "a unique prefix works"
+    );
+    let err = stderr(&b.cli(&["run", "--name", "kept", "bb:1", "true"]));
+    assert!(err.contains("`kept` is already in use"), "{err}");
+    b.cli_ok(&["container", "rm", "kept"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+    assert!(std::fs::read_dir(b.path().join("state/containers"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
+fn a_detached_container_outlives_its_cli_and_keeps_logging() {
+    if !root_or_skip("a_detached_container_outlives_its_cli_and_keeps_logging") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    // A foreground `run` in its own process group, killed with SIGKILL as a whole.
+    let mut cli = std::process::Command::new(tool("unshare", "util-linux"));
+    cli.arg("--net")
+        .arg(env!("CARGO_BIN_EXE_berth"))
+        .arg("--root")
+        .arg(b.path().join("state"))
+        .args([
+            "run",
+            "--name",
+            "ticker",
+            "bb:1",
+            "sh",
+            "-c",
+            "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cli, 0);
+    let mut child = cli.spawn().unwrap();
+    wait_until("ticker running", || {
+        b.cli(&["container", "inspect", "ticker"]).status.success()
+            && inspect(&b, "ticker")["State"]["Status"] == "running"
+    });
+    let pgid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL).unwrap();
+    let _ = child.wait();
+    let lines = |b: &Berth| b.cli_ok(&["logs", "ticker"]).lines().count();
+    let before = lines(&b);
+    wait_until("more log lines after the CLI died", || {
+        lines(&b) > before + 3
+    });
+    assert_eq!(inspect(&b, "ticker")["State"]["Status"], "running");
+    let ps = b.cli_ok(&["ps"]);
+    assert!(ps.contains("ticker") && ps.contains("Up "), "{ps}");
+    let tail = b.cli_ok(&["logs", "--tail", "2", "ticker"]);
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    b.cli_ok(&["container", "rm", "-f", "ticker"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}
+
+#[test]
+fn stop_takes_the_timeout_for_a_shell_that_ignores_term() {
+    if !root_or_skip("stop_takes_the_timeout_for_a_shell_that_ignores_term") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    // PID 1 without a TERM handler: TERM does nothing, SIGKILL after the timeout.
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "stubborn",
+        "bb:1",
+        "sh",
+        "-c",
+        "while true; do sleep 0.05; done",
+    ]);
+    let t = Instant::now();
+    b.cli_ok(&["container", "stop", "-t", "1", "stubborn"]);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_secs(1),
+        "stop returned after {took:?}"
+    );
+    assert_eq!(inspect(&b, "stubborn")["State"]["ExitCode"], 137);
+    // A shell that traps TERM exits at once with its own code.
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "polite",
+        "bb:1",
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; while true; do sleep 0.05; done",
+    ]);
+    let t = Instant::now();
+    b.cli_ok(&["container", "stop", "polite"]);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(inspect(&b, "polite")["State"]["ExitCode"], 42);
+    // restart starts it again.
+    b.cli_ok(&["container", "restart", "-t", "0", "polite"]);
+    assert_eq!(inspect(&b, "polite")["State"]["Status"], "running");
+    b.cli_ok(&["container", "rm", "-f", "polite", "stubborn"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}
+
+#[test]
+fn restart_policies_restart_exactly_as_often_as_asked() {
+    if !root_or_skip("restart_policies_restart_exactly_as_often_as_asked") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo run; exit 1",
+    ]);
+    wait_until("flaky to give up", || {
+        let v = inspect(&b, "flaky");
+        v["State"]["Status"] == "exited"
+    });
+    let v = inspect(&b, "flaky");
+    assert_eq!(v["RestartCount"], 2);
+    assert_eq!(v["State"]["ExitCode"], 1);
+    assert_eq!(
+        b.cli_ok(&["logs", "flaky"]),
+        "run\nrun\nrun\n",
+        "one run and two restarts"
+    );
+    // A clean exit does not restart under on-failure; always does until stopped.
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "loop",
+        "--restart",
+        "always",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo up; exit 0",
+    ]);
+    wait_until("three starts", || {
+        b.cli_ok(&["logs", "loop"]).lines().count() >= 3
+    });
+    b.cli_ok(&["container", "stop", "loop"]);
+    let runs = b.cli_ok(&["logs", "loop"]).lines().count();
+    assert_eq!(inspect(&b, "loop")["State"]["Status"], "exited");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        b.cli_ok(&["logs", "loop"]).lines().count(),
+        runs,
+        "stop cancels the restarts"
+    );
+    b.cli_ok(&["container", "rm", "flaky", "loop"]);
+}
+
+#[test]
+fn an_oom_kill_shows_in_inspect_and_limits_reach_the_container() {
+    if !root_or_skip("an_oom_kill_shows_in_inspect_and_limits_reach_the_container") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    let out = b.cli(&[
+        "run",
+        "--name",
+        "hog",
+        "--memory",
+        "16m",
+        "bb:1",
+        "sh",
+        "-c",
+        "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
+    ]);
+    assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+    let v = inspect(&b, "hog");
+    assert_eq!(v["State"]["OOMKilled"], true);
+    assert_eq!(v["HostConfig"]["Memory"], 16 << 20);
+    let out = b.cli(&["run", "--rm", "--pids-limit", "7", "--user", "nobody", "--read-only",
+                      "--tmpfs", "/scratch", "--cap-drop", "ALL", "bb:1", "sh", "-c",
+                      "id -u; touch /x 2>/dev/null || echo ro; touch /scratch/y && echo tmpfs-ok; grep CapEff /proc/self/status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "65534\nro\ntmpfs-ok\nCapEff:\t0000000000000000\n"
+    );
+    let err = stderr(&b.cli(&["run", "--rm", "--user", "ghost", "bb:1", "true"]));
+    assert!(err.contains("unable to find user ghost"), "{err}");
+    b.cli_ok(&["container", "rm", "hog"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}
+
+#[test]
+fn ps_filters_and_formats() {
+    if !root_or_skip("ps_filters_and_formats") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    b.cli_ok(&[
+        "run", "-d", "--name", "a1", "-l", "tier=web", "bb:1", "sleep", "30",
+    ]);
+    b.cli_ok(&[
+        "container",
+        "create",
+        "--name",
+        "a2",
+        "-l",
+        "tier=db",
+        "bb:1",
+        "true",
+    ]);
+    assert_eq!(
+        b.cli_ok(&["ps", "--format", "json"]).lines().count(),
+        1,
+        "ps: running only"
+    );
+    let all = b.cli_ok(&["ps", "-a", "--format", "json"]);
+    let rows: Vec<serde_json::Value> = all
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r["Names"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a2", "a1"], "newest first");
+    assert_eq!(rows[0]["State"], "created");
+    let db = b.cli_ok(&["ps", "-a", "--filter", "label=tier=db", "--format", "json"]);
+    assert!(db.contains("\"a2\"") && !db.contains("\"a1\""), "{db}");
+    b.cli_ok(&["container", "start", "a2"]);
+    assert_eq!(b.cli_ok(&["container", "wait", "a2"]).trim(), "0");
+    b.cli_ok(&["container", "kill", "a1"]);
+    assert_eq!(inspect(&b, "a1")["State"]["ExitCode"], 137);
+    b.cli_ok(&["container", "rm", "a1", "a2"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}

@@ -1,0 +1,528 @@
+//! The engine's container service: create (settings merged with the image's, Docker's way),
+//! start (spawns the monitor and waits until the process runs), stop, kill, remove, list,
+//! wait. Every command first folds the monitors' records into the database.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::config::ContainerConfig;
+use super::records::{self, MonitorConfig, StopRequest};
+use super::view::{observe, View};
+use super::{check_name, new_id, ContainerError, Paths, Result};
+use crate::engine::image::store::ImageStore;
+use crate::engine::state::{ContainerRow, Db};
+
+/// Default size at which a container's log rotates.
+const LOG_MAX_SIZE: u64 = 20 << 20;
+
+/// What the user asked for at create; `None` fields take the image's values.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub name: Option<String>,
+    pub image: String,
+    /// Everything else; `cmd`, `env`, `labels`... as given.
+    pub config: ContainerConfig,
+    /// `--entrypoint` given (an empty one resets the image's).
+    pub entrypoint: Option<Vec<String>>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u32>,
+}
+
+pub struct Engine {
+    pub paths: Paths,
+    pub db: Db,
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(String::from))
+        .collect()
+}
+
+/// Docker's merge of the image's config with the request.
+fn merge(req: &CreateRequest, image_config: &Value) -> ContainerConfig {
+    let ic = &image_config["config"];
+    let mut c = req.config.clone();
+    let mut env = strings(&ic["Env"]);
+    for kv in &req.config.env {
+        let key = kv.split('=').next().unwrap_or(kv);
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(
+            0,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
+    }
+    c.env = env;
+    match &req.entrypoint {
+        Some(e) => c.entrypoint = e.clone(),
+        None => {
+            c.entrypoint = strings(&ic["Entrypoint"]);
+            if c.cmd.is_empty() {
+                c.cmd = strings(&ic["Cmd"]);
+            }
+        }
+    }
+    c.working_dir = req
+        .working_dir
+        .clone()
+        .or_else(|| ic["WorkingDir"].as_str().map(String::from))
+        .unwrap_or_default();
+    c.user = req
+        .user
+        .clone()
+        .or_else(|| ic["User"].as_str().map(String::from))
+        .unwrap_or_default();
+    c.stop_signal = req
+        .stop_signal
+        .clone()
+        .or_else(|| ic["StopSignal"].as_str().map(String::from))
+        .unwrap_or_else(|| "SIGTERM".into());
+    c.stop_timeout = req.stop_timeout.unwrap_or(10);
+    if c.health.is_none() {
+        if let Ok(h) = serde_json::from_value::<super::config::Health>(ic["Healthcheck"].clone()) {
+            if h.test.first().map(String::as_str) != Some("NONE") && !h.test.is_empty() {
+                c.health = Some(h);
+            }
+        }
+    }
+    let mut labels: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(ic["Labels"].clone()).unwrap_or_default();
+    labels.extend(req.config.labels.clone());
+    c.labels = labels;
+    c
+}
+
+/// Docker-style random names: adjective_surname.
+fn random_name(id: &str) -> String {
+    const LEFT: [&str; 8] = [
+        "brave", "calm", "eager", "keen", "quiet", "swift", "tender", "wise",
+    ];
+    const RIGHT: [&str; 8] = [
+        "hopper", "lovelace", "turing", "noether", "ritchie", "thompson", "curie", "kare",
+    ];
+    let b = hex::decode(&id[..4]).unwrap_or_else(|_| vec![0, 0]);
+    format!(
+        "{}_{}_{}",
+        LEFT[b[0] as usize % 8],
+        RIGHT[b[1] as usize % 8],
+        &id[4..8]
+    )
+}
+
+impl Engine {
+    pub fn open(root: &Path) -> Result<Engine> {
+        Ok(Engine {
+            paths: Paths::new(root),
+            db: Db::open(root)?,
+        })
+    }
+
+    fn images(&self) -> Result<ImageStore> {
+        Ok(ImageStore::open(&self.paths.images())?)
+    }
+
+    /// A container by name, ID or unique ID prefix, observed (and folded into the database).
+    pub fn get(&self, key: &str) -> Result<View> {
+        let row = self.db.resolve(key)?;
+        Ok(self.fold(observe(&self.paths, row)))
+    }
+
+    /// Records a newer exit into the database.
+    fn fold(&self, mut v: View) -> View {
+        if let Some(e) = &v.exit {
+            if e.seq as i64 != v.row.record_seq || v.row.status != v.status {
+                v.row.status = v.status.to_string();
+                v.row.exit_code = Some(e.code.into());
+                v.row.oom_killed = e.oom_killed;
+                v.row.started_at = Some(e.started_at.clone());
+                v.row.finished_at = Some(e.finished_at.clone());
+                v.row.restart_count = e.restart_count.into();
+                v.row.record_seq = e.seq as i64;
+                let _ = self.db.update_state(&v.row);
+            }
+        }
+        v
+    }
+
+    /// Every container (all = stopped ones too), oldest first. `--rm` containers whose
+    /// monitor has finished are removed on the way.
+    pub fn list(&self, all: bool) -> Result<Vec<View>> {
+        let mut out = Vec::new();
+        for row in self.db.all()? {
+            let v = self.fold(observe(&self.paths, row));
+            let auto = v.config.as_ref().is_some_and(|c| c.host.auto_remove);
+            if auto && v.status == "exited" {
+                let _ = self.remove_view(&v);
+                continue;
+            }
+            if all || v.is_running() {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `create`: records the container and prepares its directory. Returns the view.
+    pub fn create(&self, req: &CreateRequest) -> Result<View> {
+        let images = self.images()?;
+        let image = images.image(&req.image)?;
+        let id = new_id();
+        let name = match &req.name {
+            Some(n) => {
+                check_name(n)?;
+                n.clone()
+            }
+            None => random_name(&id),
+        };
+        let mut cfg = merge(req, &image.config);
+        cfg.image = req.image.clone();
+        cfg.image_id = image.id.clone();
+        if cfg.entrypoint.is_empty() && cfg.cmd.is_empty() {
+            return Err(ContainerError::Invalid(format!(
+                "no command: image {} has no Cmd or Entrypoint; give one after the image name",
+                req.image
+            )));
+        }
+        if !matches!(cfg.host.network_mode.as_str(), "" | "none" | "host") {
+            return Err(ContainerError::Invalid(format!(
+                "--network {}: only none and host are available until bridged networks land",
+                cfg.host.network_mode
+            )));
+        }
+        if cfg.host.network_mode.is_empty() {
+            cfg.host.network_mode = "none".into();
+        }
+        if cfg.host.init {
+            super::spec::find_init()?;
+        }
+        let row = ContainerRow {
+            id: id.clone(),
+            name,
+            image: req.image.clone(),
+            image_id: image.id.clone(),
+            created: records::now(),
+            config: serde_json::to_string(&cfg).expect("serialisable"),
+            status: "created".into(),
+            exit_code: None,
+            oom_killed: false,
+            started_at: None,
+            finished_at: None,
+            restart_count: 0,
+            record_seq: 0,
+        };
+        let dir = self.paths.dir(&id);
+        for d in ["upper", "work", "rootfs", "files", "bundle"] {
+            std::fs::create_dir_all(dir.join(d)).map_err(|e| ContainerError::io(&dir, e))?;
+        }
+        let monitor = MonitorConfig {
+            id: id.clone(),
+            name: row.name.clone(),
+            lowers: images.lower_dirs(&image.id)?,
+            image_dir: images.dir().to_path_buf(),
+            restart: cfg.host.restart_policy,
+            stop_signal: cfg.stop_signal.clone(),
+            stop_timeout: cfg.stop_timeout,
+            auto_remove: cfg.host.auto_remove,
+            health: cfg.health.clone(),
+            log_max_size: LOG_MAX_SIZE,
+        };
+        let written = records::write(&dir.join("monitor.json"), &monitor)
+            .map_err(|e| ContainerError::io(&dir, e));
+        let inserted = written.and_then(|_| Ok(self.db.insert(&row)?));
+        if let Err(e) = inserted {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        images.hold(&id, &image.id)?;
+        Ok(observe(&self.paths, row))
+    }
+
+    /// Writes the files and the runtime spec the container starts with.
+    fn prepare(&self, v: &View) -> Result<()> {
+        let cfg = v.config.as_ref().ok_or_else(|| ContainerError::Failed {
+            name: v.row.name.clone(),
+            message: v.config_error.clone().unwrap_or_default(),
+        })?;
+        let dir = self.paths.dir(&v.row.id);
+        let monitor: MonitorConfig =
+            records::read(&dir.join("monitor.json")).ok_or_else(|| ContainerError::Failed {
+                name: v.row.name.clone(),
+                message: "its monitor.json is missing: remove it with rm -f".into(),
+            })?;
+        crate::engine::monitor::mount_rootfs(&self.paths, &monitor).map_err(|message| {
+            ContainerError::Failed {
+                name: v.row.name.clone(),
+                message,
+            }
+        })?;
+        let hostname = if cfg.hostname.is_empty() {
+            v.row.id[..12].to_string()
+        } else {
+            cfg.hostname.clone()
+        };
+        let files = dir.join("files");
+        let io = |e| ContainerError::io(&files, e);
+        std::fs::write(files.join("hostname"), format!("{hostname}\n")).map_err(io)?;
+        let hosts = format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+        );
+        std::fs::write(files.join("hosts"), hosts).map_err(io)?;
+        let resolv = if cfg.host.network_mode == "host" {
+            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        } else {
+            String::new()
+        };
+        std::fs::write(files.join("resolv.conf"), resolv).map_err(io)?;
+        let spec = super::spec::build(cfg, &v.row.id, &dir.join("rootfs"), &files)?;
+        let config = dir.join("bundle/config.json");
+        spec.save(&config).map_err(|e| ContainerError::Failed {
+            name: v.row.name.clone(),
+            message: format!("writing {}: {e}", config.display()),
+        })
+    }
+
+    /// `start`: spawns the monitor and returns once the container's process runs.
+    pub fn start(&self, key: &str) -> Result<View> {
+        let v = self.get(key)?;
+        if v.is_running() {
+            return Ok(v);
+        }
+        self.prepare(&v)?;
+        let id = v.row.id.clone();
+        let run_dir = self.paths.run_dir(&id);
+        std::fs::create_dir_all(&run_dir).map_err(|e| ContainerError::io(&run_dir, e))?;
+        let sock = run_dir.join("start.sock");
+        let _ = std::fs::remove_file(&sock);
+        let listener = crate::engine::runtime::unixsock::bind(&sock)
+            .map_err(|e| ContainerError::io(&sock, e))?;
+        let mut monitor = Command::new("/proc/self/exe");
+        monitor
+            .arg("__monitor")
+            .arg(&self.paths.root)
+            .arg(&id)
+            .arg(&sock)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(run) = std::env::var_os("BERTH_RUN") {
+            monitor.env("BERTH_RUN", run);
+        }
+        monitor
+            .spawn()
+            .map_err(|e| ContainerError::io(Path::new("/proc/self/exe"), e))?;
+        let reply = read_reply(&listener, Duration::from_secs(60));
+        let _ = std::fs::remove_file(&sock);
+        match reply {
+            Some(line) if line.starts_with("started ") => self.get(&id),
+            Some(line) => Err(ContainerError::Failed {
+                name: v.row.name.clone(),
+                message: line.strip_prefix("error ").unwrap_or(&line).to_string(),
+            }),
+            None => Err(ContainerError::Failed {
+                name: v.row.name.clone(),
+                message: "its monitor did not report a start within 60 s".into(),
+            }),
+        }
+    }
+
+    /// `stop`: the stop signal, then SIGKILL after `timeout` seconds; no restart follows.
+    pub fn stop(&self, key: &str, timeout: Option<u32>) -> Result<View> {
+        let v = self.get(key)?;
+        if !v.is_running() {
+            return Ok(v);
+        }
+        let cfg = v.config.clone().unwrap_or_default();
+        let req = StopRequest {
+            signal: if cfg.stop_signal.is_empty() {
+                "TERM".into()
+            } else {
+                cfg.stop_signal.clone()
+            },
+            timeout: timeout.unwrap_or(cfg.stop_timeout),
+        };
+        self.request_stop(&v, &req)?;
+        self.get(&v.row.id)
+    }
+
+    fn request_stop(&self, v: &View, req: &StopRequest) -> Result<()> {
+        let run_dir = self.paths.run_dir(&v.row.id);
+        let deadline = Instant::now() + Duration::from_secs(u64::from(req.timeout) + 30);
+        match &v.monitor {
+            Some(m) => {
+                records::write(&run_dir.join("stop.json"), req)
+                    .map_err(|e| ContainerError::io(&run_dir, e))?;
+                signal(m.pid, "USR1");
+                while m.alive() {
+                    if Instant::now() > deadline {
+                        return Err(ContainerError::Failed {
+                            name: v.row.name.clone(),
+                            message: "it did not stop in time".into(),
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            None => {
+                // Unsupervised: stop it ourselves through the runtime.
+                let runtime_root = self.paths.runtime_root();
+                let _ = crate::engine::runtime::kill(&runtime_root, &v.row.id, &req.signal);
+                let kill_at = Instant::now() + Duration::from_secs(req.timeout.into());
+                while v.running.as_ref().is_some_and(|r| r.process.alive()) {
+                    if Instant::now() > kill_at {
+                        let _ = crate::engine::runtime::kill(&runtime_root, &v.row.id, "KILL");
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let _ = crate::engine::runtime::delete(&runtime_root, &v.row.id, true);
+                crate::engine::monitor::unmount_rootfs(&self.paths, &v.row.id);
+                let _ = std::fs::remove_file(run_dir.join("running.json"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `kill`: a signal to the container's process. KILL (or the stop signal) also cancels the
+    /// restart policy, as a stop does.
+    pub fn kill(&self, key: &str, sig: &str) -> Result<()> {
+        let v = self.get(key)?;
+        if !matches!(v.status, "running" | "paused") {
+            return Err(ContainerError::WrongState {
+                name: v.row.name.clone(),
+                status: v.status.to_string(),
+                hint: "kill needs a running container",
+            });
+        }
+        crate::engine::runtime::parse_signal(sig)?;
+        let norm = |s: &str| s.trim_start_matches("SIG").to_ascii_uppercase();
+        let stop_signal = v
+            .config
+            .as_ref()
+            .map(|c| norm(&c.stop_signal))
+            .unwrap_or_default();
+        if (norm(sig) == "KILL" || norm(sig) == "9" || norm(sig) == stop_signal)
+            && v.monitor.is_some()
+        {
+            let req = StopRequest {
+                signal: sig.to_string(),
+                timeout: 3600,
+            };
+            return self.request_stop(&v, &req);
+        }
+        crate::engine::runtime::kill(&self.paths.runtime_root(), &v.row.id, sig)?;
+        Ok(())
+    }
+
+    /// `rm`: removes a stopped container (`force`: kills it first).
+    pub fn remove(&self, key: &str, force: bool) -> Result<String> {
+        let v = self.get(key)?;
+        if v.is_running() {
+            if !force {
+                return Err(ContainerError::WrongState {
+                    name: v.row.name.clone(),
+                    status: v.status.to_string(),
+                    hint: "stop it first or use rm -f",
+                });
+            }
+            self.request_stop(
+                &v,
+                &StopRequest {
+                    signal: "KILL".into(),
+                    timeout: 0,
+                },
+            )?;
+        }
+        self.remove_view(&v)?;
+        Ok(v.row.id.clone())
+    }
+
+    fn remove_view(&self, v: &View) -> Result<()> {
+        let id = &v.row.id;
+        let _ = crate::engine::runtime::delete(&self.paths.runtime_root(), id, true);
+        crate::engine::monitor::unmount_rootfs(&self.paths, id);
+        let dir = self.paths.dir(id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| ContainerError::io(&dir, e))?;
+        }
+        let _ = std::fs::remove_dir_all(self.paths.run_dir(id));
+        if let Ok(images) = self.images() {
+            let _ = images.release(id);
+        }
+        self.db.remove(id)?;
+        Ok(())
+    }
+
+    /// `wait`: blocks until the container is not running; its exit code.
+    pub fn wait(&self, key: &str) -> Result<i32> {
+        let id = self.get(key)?.row.id;
+        loop {
+            let v = self.get(&id)?;
+            if !v.is_running() && v.monitor.is_none() {
+                return Ok(v.exit.map_or(0, |e| e.code));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log_path(&self, v: &View) -> PathBuf {
+        self.paths.log(&v.row.id)
+    }
+}
+
+fn signal(pid: i32, sig: &str) {
+    if let (Some(p), Ok(s)) = (
+        rustix::process::Pid::from_raw(pid),
+        crate::engine::runtime::parse_signal(sig),
+    ) {
+        let _ = rustix::process::kill_process(p, s);
+    }
+}
+
+/// One line from the first connection to `listener`, within `timeout`.
+fn read_reply(listener: &UnixListener, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    listener.set_nonblocking(true).ok()?;
+    let stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() > deadline {
+                    return None;
+                }
+                let mut fds = [rustix::event::PollFd::new(
+                    listener,
+                    rustix::event::PollFlags::IN,
+                )];
+                let ts = rustix::event::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 50_000_000,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&ts));
+            }
+            Err(_) => return None,
+        }
+    };
+    stream.set_nonblocking(false).ok()?;
+    stream
+        .set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(10)),
+        ))
+        .ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    let line = line.trim_end().to_string();
+    (!line.is_empty()).then_some(line)
+}

@@ -1,0 +1,375 @@
+//! The monitor: one small, synchronous process per container (berth re-executed as
+//! `berth __monitor ROOT ID`), in its own session and outside the container's cgroup. It is
+//! the container's parent (subreaper): it mounts the root filesystem, creates and starts the
+//! container through the runtime, writes its output to the JSON log, records each exit
+//! atomically, applies the restart policy with Docker's backoff, and on a stop request sends
+//! the stop signal, then SIGKILL after the timeout. It never opens the database.
+
+pub mod restart;
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use crate::engine::container::logs::LogWriter;
+use crate::engine::container::records::{
+    self, Exit, MonitorConfig, ProcessId, Running, StopRequest,
+};
+use crate::engine::container::Paths;
+use crate::engine::image::mount::{mount_overlay, Upper};
+use crate::engine::runtime;
+
+fn say(report: &mut Option<UnixStream>, msg: &str) {
+    use std::io::Write;
+    if let Some(s) = report {
+        let _ = s.write_all(format!("{msg}\n").as_bytes());
+    }
+}
+
+/// True when `dir` is a mount point.
+fn is_mounted(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(dir), dir.parent().map(std::fs::metadata)) {
+        (Ok(a), Some(Ok(b))) => a.dev() != b.dev(),
+        _ => false,
+    }
+}
+
+/// Mounts the container's root filesystem (the image's layers under its writable layer).
+pub fn mount_rootfs(paths: &Paths, cfg: &MonitorConfig) -> Result<(), String> {
+    let dir = paths.dir(&cfg.id);
+    let rootfs = dir.join("rootfs");
+    if is_mounted(&rootfs) {
+        return Ok(());
+    }
+    for d in ["upper", "work", "rootfs"] {
+        std::fs::create_dir_all(dir.join(d)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    mount_overlay(
+        &cfg.image_dir,
+        &cfg.lowers,
+        Some(Upper {
+            upper: &dir.join("upper"),
+            work: &dir.join("work"),
+        }),
+        &rootfs,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Unmounts the container's root filesystem if it is mounted.
+pub fn unmount_rootfs(paths: &Paths, id: &str) {
+    let rootfs = paths.dir(id).join("rootfs");
+    if is_mounted(&rootfs) {
+        let _ = crate::engine::image::mount::unmount(&rootfs);
+    }
+}
+
+/// What one run of the container ended with.
+struct Ended {
+    code: i32,
+    stopped: bool,
+    started: Instant,
+    started_at: String,
+}
+
+/// Signals the monitor handles through its signalfd.
+fn signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGPIPE,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+fn reap(container: i32) -> Option<i32> {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let mut result = None;
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == container => result = Some(code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == container => {
+                result = Some(128 + sig as i32)
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return result,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn stop_request(paths: &Paths, cfg: &MonitorConfig) -> StopRequest {
+    records::read(&paths.run_dir(&cfg.id).join("stop.json")).unwrap_or(StopRequest {
+        signal: cfg.stop_signal.clone(),
+        timeout: cfg.stop_timeout,
+    })
+}
+
+fn kill(pid: i32, signal: &str) {
+    if let Ok(sig) = runtime::parse_signal(signal) {
+        if let Some(p) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process(p, sig);
+        }
+    }
+}
+
+/// Runs the container once: from mount to exit. Err = it could not start.
+fn run_once(
+    paths: &Paths,
+    cfg: &MonitorConfig,
+    sigfd: &SignalFd,
+    log: &mut LogWriter,
+    restart_count: u32,
+    report: &mut Option<UnixStream>,
+) -> Result<Ended, String> {
+    mount_rootfs(paths, cfg)?;
+    let runtime_root = paths.runtime_root();
+    let _ = runtime::delete(&runtime_root, &cfg.id, true);
+    let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| format!("pipe: {e}"))?;
+    let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| format!("pipe: {e}"))?;
+    // The container inherits our stdout and stderr: point them at the pipes for the create.
+    rustix::stdio::dup2_stdout(&out_w).map_err(|e| format!("dup2: {e}"))?;
+    rustix::stdio::dup2_stderr(&err_w).map_err(|e| format!("dup2: {e}"))?;
+    drop((out_w, err_w));
+    let created = runtime::create(
+        &runtime_root,
+        &cfg.id,
+        &paths.dir(&cfg.id).join("bundle"),
+        runtime::CreateOptions::default(),
+    );
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
+    let st = created.map_err(|e| e.to_string())?;
+    runtime::start(&runtime_root, &cfg.id).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let started_at = records::now();
+    let process = ProcessId::of(st.pid).unwrap_or(ProcessId {
+        pid: st.pid,
+        start: 0,
+        boot_id: records::boot_id(),
+    });
+    let run_dir = paths.run_dir(&cfg.id);
+    let _ = records::write(
+        &run_dir.join("running.json"),
+        &Running {
+            process,
+            started_at: started_at.clone(),
+            restart_count,
+        },
+    );
+    say(report, &format!("started {}", st.pid));
+    *report = None;
+    let mut pipes: Vec<(usize, OwnedFd)> = vec![(0, out_r), (1, err_r)];
+    let mut code = None;
+    let mut stopped = false;
+    let mut kill_at: Option<Instant> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    while code.is_none() || !pipes.is_empty() {
+        use rustix::event::{PollFd, PollFlags};
+        let timeout = kill_at.map(|t| {
+            let d = t.saturating_duration_since(Instant::now());
+            rustix::event::Timespec {
+                tv_sec: d.as_secs() as i64,
+                tv_nsec: d.subsec_nanos() as i64,
+            }
+        });
+        let mut fds: Vec<PollFd<'_>> = pipes
+            .iter()
+            .map(|(_, fd)| PollFd::new(fd, PollFlags::IN))
+            .collect();
+        fds.push(PollFd::new(sigfd, PollFlags::IN));
+        let _ = rustix::event::poll(&mut fds, timeout.as_ref());
+        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+        drop(fds);
+        let mut closed = Vec::new();
+        for (i, (stream, fd)) in pipes.iter().enumerate() {
+            if !ready[i] {
+                continue;
+            }
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) => closed.push(i),
+                Ok(n) => log.write(*stream, &buf[..n]),
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
+                Err(_) => closed.push(i),
+            }
+        }
+        for i in closed.into_iter().rev() {
+            pipes.remove(i);
+        }
+        if ready[ready.len() - 1] {
+            while let Ok(Some(info)) = sigfd.read_signal() {
+                match info.ssi_signo as i32 {
+                    libc::SIGCHLD => {}
+                    libc::SIGUSR1 | libc::SIGTERM | libc::SIGINT if code.is_none() => {
+                        let req = stop_request(paths, cfg);
+                        stopped = true;
+                        kill(st.pid, &req.signal);
+                        kill_at = Some(Instant::now() + Duration::from_secs(req.timeout.into()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if code.is_none() {
+            code = reap(st.pid);
+        }
+        if let (Some(t), None) = (kill_at, code) {
+            if Instant::now() >= t {
+                kill(st.pid, "KILL");
+                kill_at = None;
+            }
+        }
+    }
+    log.flush();
+    Ok(Ended {
+        code: code.unwrap_or(-1),
+        stopped,
+        started,
+        started_at,
+    })
+}
+
+/// Waits `delay` before a restart; false when a stop request came meanwhile.
+fn wait_before_restart(sigfd: &SignalFd, delay: Duration) -> bool {
+    let deadline = Instant::now() + delay;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        let ts = rustix::event::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos() as i64,
+        };
+        let mut fds = [rustix::event::PollFd::new(
+            sigfd,
+            rustix::event::PollFlags::IN,
+        )];
+        let _ = rustix::event::poll(&mut fds, Some(&ts));
+        while let Ok(Some(info)) = sigfd.read_signal() {
+            if matches!(
+                info.ssi_signo as i32,
+                libc::SIGUSR1 | libc::SIGTERM | libc::SIGINT
+            ) {
+                return false;
+            }
+        }
+    }
+}
+
+/// The monitor's main loop; `report` is the socket of the command waiting for the first start.
+pub fn main(root: &Path, id: &str, report: Option<&Path>) -> ! {
+    let paths = Paths::new(root);
+    let _ = rustix::process::setsid();
+    let mask = signals();
+    let _ = mask.thread_block();
+    let sigfd = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+        Ok(fd) => fd,
+        Err(e) => std::process::exit(fail_early(report, &format!("signalfd: {e}"))),
+    };
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    let mut report = report.and_then(|p| runtime::unixsock::connect(p).ok());
+    let dir = paths.dir(id);
+    let run_dir = paths.run_dir(id);
+    let Some(cfg) = records::read::<MonitorConfig>(&dir.join("monitor.json")) else {
+        say(
+            &mut report,
+            "error the container's monitor.json is missing or unreadable",
+        );
+        std::process::exit(1);
+    };
+    let _ = std::fs::create_dir_all(&run_dir);
+    if let Some(me) = ProcessId::of(std::process::id() as i32) {
+        let _ = records::write(&run_dir.join("monitor.pid"), &me);
+    }
+    let _ = std::fs::remove_file(run_dir.join("stop.json"));
+    let mut log = match LogWriter::open(&paths.log(id), cfg.log_max_size) {
+        Ok(l) => l,
+        Err(e) => {
+            say(
+                &mut report,
+                &format!("error log {}: {e}", paths.log(id).display()),
+            );
+            std::process::exit(1);
+        }
+    };
+    let mut seq = records::read::<Exit>(&dir.join("exit.json")).map_or(0, |e| e.seq);
+    let mut restart_count = 0u32;
+    let mut delay = None;
+    loop {
+        let result = run_once(&paths, &cfg, &sigfd, &mut log, restart_count, &mut report);
+        let _ = std::fs::remove_file(run_dir.join("running.json"));
+        seq += 1;
+        let (ended, error) = match result {
+            Ok(e) => (e, String::new()),
+            Err(message) => {
+                if report.is_some() {
+                    say(
+                        &mut report,
+                        &format!("error {}", message.replace('\n', " ")),
+                    );
+                }
+                (
+                    Ended {
+                        code: 127,
+                        stopped: true,
+                        started: Instant::now(),
+                        started_at: records::now(),
+                    },
+                    message,
+                )
+            }
+        };
+        let oom_killed = runtime::oom_killed(&paths.runtime_root(), id);
+        let _ = runtime::delete(&paths.runtime_root(), id, true);
+        let again = error.is_empty()
+            && restart::should_restart(cfg.restart, ended.code, ended.stopped, restart_count);
+        let exit = Exit {
+            seq,
+            code: ended.code,
+            oom_killed,
+            started_at: ended.started_at,
+            finished_at: records::now(),
+            restart_count,
+            restarting: again,
+            error,
+        };
+        let _ = records::write(&dir.join("exit.json"), &exit);
+        if !again {
+            break;
+        }
+        let d = restart::next_delay(delay, ended.started.elapsed());
+        delay = Some(d);
+        if !wait_before_restart(&sigfd, d) {
+            let mut last = exit;
+            last.restarting = false;
+            let _ = records::write(&dir.join("exit.json"), &last);
+            break;
+        }
+        restart_count += 1;
+    }
+    unmount_rootfs(&paths, id);
+    let _ = std::fs::remove_file(run_dir.join("stop.json"));
+    let _ = std::fs::remove_file(run_dir.join("monitor.pid"));
+    std::process::exit(0);
+}
+
+fn fail_early(report: Option<&Path>, msg: &str) -> i32 {
+    let mut r = report.and_then(|p| runtime::unixsock::connect(p).ok());
+    say(&mut r, &format!("error {msg}"));
+    1
+}

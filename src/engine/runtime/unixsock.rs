@@ -1,0 +1,49 @@
+//! Unix sockets at paths of any length: a socket address holds at most 107 bytes, and state
+//! roots can be deep. A long path is reached through its directory's descriptor
+//! (`/proc/self/fd/N/NAME`), which the kernel resolves like any path.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// The longest path a `sockaddr_un` takes (its 108 bytes less the terminating NUL).
+const MAX: usize = 107;
+
+fn via_dir<T>(path: &Path, f: impl FnOnce(&Path) -> std::io::Result<T>) -> std::io::Result<T> {
+    if path.as_os_str().len() <= MAX {
+        return f(path);
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return f(path);
+    };
+    let d = std::fs::File::open(dir)?;
+    let short = PathBuf::from(format!("/proc/self/fd/{}", d.as_raw_fd())).join(name);
+    f(&short)
+}
+
+/// Binds a listening socket at `path`.
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    via_dir(path, |p| UnixListener::bind(p))
+}
+
+/// Connects to the socket at `path`.
+pub fn connect(path: &Path) -> std::io::Result<UnixStream> {
+    via_dir(path, |p| UnixStream::connect(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_paths_work() {
+        let tmp = tempfile::tempdir().unwrap();
+        let deep = tmp.path().join("d".repeat(60)).join("e".repeat(60));
+        std::fs::create_dir_all(&deep).unwrap();
+        let path = deep.join("x.sock");
+        assert!(path.as_os_str().len() > MAX);
+        let l = bind(&path).unwrap();
+        let _c = connect(&path).unwrap();
+        assert!(l.accept().is_ok());
+    }
+}
