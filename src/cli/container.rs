@@ -409,9 +409,12 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
 }
 
 fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode> {
+    let t0 = std::time::Instant::now();
     let v = e.create(&request(&a.create)?)?;
     let id = v.row.id.clone();
+    tracing::debug!(elapsed = ?t0.elapsed(), "created");
     let started = e.start(&id);
+    tracing::debug!(elapsed = ?t0.elapsed(), "started");
     if let Err(err) = started {
         if a.create.rm {
             let _ = e.remove(&id, true);
@@ -425,17 +428,29 @@ fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode> {
     // Stream the output from the start of the log until the monitor is done.
     let log = e.paths.log(&id);
     let mut follow = Follower::at_start(&log);
+    // The monitor exits once the container is done for good (no restart to come).
+    let monitor = e.get(&id)?.monitor.and_then(|m| {
+        let pid = rustix::process::Pid::from_raw(m.pid)?;
+        let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
+        m.alive().then_some(fd)
+    });
     let code = loop {
         print_entries(&follow.poll(), false);
         let v = e.get(&id)?;
         if v.monitor.is_none() && !v.is_running() {
             print_entries(&follow.poll(), false);
+            tracing::debug!(elapsed = ?t0.elapsed(), "exited");
             break v.exit.map_or(0, |x| x.code);
         }
-        follow.wait(Duration::from_millis(100));
+        use std::os::fd::AsFd;
+        follow.wait_or(
+            Duration::from_millis(100),
+            monitor.as_ref().map(|f| f.as_fd()),
+        );
     };
     if a.create.rm {
         e.remove(&id, true)?;
+        tracing::debug!(elapsed = ?t0.elapsed(), "removed");
     }
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }

@@ -134,6 +134,16 @@ impl Follower {
     /// Waits until the log's directory changes (a write, a rotation, a new exit record) or
     /// `timeout` passes.
     pub fn wait(&mut self, timeout: std::time::Duration) {
+        self.wait_or(timeout, None);
+    }
+
+    /// As [`Follower::wait`], also waking when `also` turns readable (a pidfd that does when
+    /// its process exits).
+    pub fn wait_or(
+        &mut self,
+        timeout: std::time::Duration,
+        also: Option<std::os::fd::BorrowedFd<'_>>,
+    ) {
         use rustix::fs::inotify;
         if self.watch.is_none() {
             if let (Ok(fd), Some(dir)) = (
@@ -156,7 +166,10 @@ impl Follower {
         };
         match &self.watch {
             Some(fd) => {
-                let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                let mut fds = vec![rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                if let Some(a) = &also {
+                    fds.push(rustix::event::PollFd::new(a, rustix::event::PollFlags::IN));
+                }
                 let _ = rustix::event::poll(&mut fds, Some(&ts));
                 let mut buf = [0u8; 4096];
                 while matches!(rustix::io::read(fd, &mut buf), Ok(n) if n > 0) {}
