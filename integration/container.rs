@@ -317,3 +317,42 @@ fn ps_filters_and_formats() {
     b.cli_ok(&["container", "rm", "a1", "a2"]);
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }
+
+#[test]
+fn pause_top_stats_and_init() {
+    if !root_or_skip("pause_top_stats_and_init") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "p1",
+        "-m",
+        "32m",
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 300 & wait",
+    ]);
+    let top = b.cli_ok(&["container", "top", "p1"]);
+    assert!(top.contains("sleep 300") && top.contains("sh -c"), "{top}");
+    let stats = b.cli_ok(&["container", "stats", "--no-stream", "--format", "json", "p1"]);
+    let s: serde_json::Value = serde_json::from_str(stats.trim()).unwrap();
+    assert_eq!(s["MemLimit"], 32 << 20);
+    assert_eq!(s["PIDs"], 2);
+    b.cli_ok(&["container", "pause", "p1"]);
+    assert_eq!(inspect(&b, "p1")["State"]["Status"], "paused");
+    assert!(b.cli_ok(&["ps"]).contains("(Paused)"));
+    b.cli_ok(&["container", "unpause", "p1"]);
+    assert_eq!(inspect(&b, "p1")["State"]["Status"], "running");
+    b.cli_ok(&["container", "rm", "-f", "p1"]);
+    // --init: tini is PID 1 and reaps the orphans a shell leaves behind.
+    let script = "(sleep 0.2 &); sleep 0.6; cat /proc/1/comm; ps -o stat | grep -c '^Z' || true";
+    let out = b.cli(&["run", "--rm", "--init", "bb:1", "sh", "-c", script]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "docker-init\n0\n");
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}

@@ -41,6 +41,32 @@ pub enum ContainerCommand {
     Inspect(NamesArgs),
     /// Wait for containers to stop; print their exit codes
     Wait(NamesArgs),
+    /// Freeze every process of containers
+    Pause(NamesArgs),
+    /// Thaw paused containers
+    Unpause(NamesArgs),
+    /// The processes of a container
+    Top(TopArgs),
+    /// Resource use of containers (one sample)
+    Stats(StatsArgs),
+    /// Published ports of a container (none until bridged networks land)
+    Port(TopArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// One sample, then exit (the only mode so far)
+    #[arg(long)]
+    pub no_stream: bool,
+    /// table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +429,65 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
             for c in &a.containers {
                 writeln!(out, "{}", e.wait(c)?)?;
             }
+        }
+        ContainerCommand::Pause(a) => {
+            for c in &a.containers {
+                e.pause(c)?;
+                writeln!(out, "{c}")?;
+            }
+        }
+        ContainerCommand::Unpause(a) => {
+            for c in &a.containers {
+                e.unpause(c)?;
+                writeln!(out, "{c}")?;
+            }
+        }
+        ContainerCommand::Top(a) => {
+            writeln!(out, "{:<10}{:<8}CMD", "PID", "UID")?;
+            for (pid, uid, cmd) in e.top(&a.container)? {
+                writeln!(out, "{pid:<10}{uid:<8}{cmd}")?;
+            }
+        }
+        ContainerCommand::Stats(a) => {
+            if !a.no_stream {
+                bail!("stats streams are not available yet: use --no-stream");
+            }
+            let names: Vec<String> = if a.containers.is_empty() {
+                e.list(false)?.into_iter().map(|v| v.row.id).collect()
+            } else {
+                a.containers.clone()
+            };
+            let mib = |v: &serde_json::Value| {
+                v.as_u64().map_or("-".to_string(), |b| {
+                    format!("{:.1}MiB", b as f64 / 1048576.0)
+                })
+            };
+            if a.format == "table" {
+                writeln!(
+                    out,
+                    "{:<14}{:<24}{:<10}{:<28}PIDS",
+                    "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT"
+                )?;
+            }
+            for c in &names {
+                let s = e.stats(c)?;
+                match a.format.as_str() {
+                    "json" => writeln!(out, "{s}")?,
+                    _ => writeln!(
+                        out,
+                        "{:<14}{:<24}{:<10}{:<28}{}",
+                        s["ID"].as_str().unwrap_or_default(),
+                        s["Name"].as_str().unwrap_or_default(),
+                        s["CPUPerc"].as_str().unwrap_or_default(),
+                        format!("{} / {}", mib(&s["MemUsage"]), mib(&s["MemLimit"])),
+                        s["PIDs"]
+                    )?,
+                }
+            }
+        }
+        ContainerCommand::Port(a) => {
+            // Validates the name; no container publishes ports before bridged networks exist.
+            e.get(&a.container)?;
         }
     }
     Ok(ExitCode::SUCCESS)

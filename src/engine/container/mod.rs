@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod logs;
+pub mod ops;
 pub mod records;
 pub mod service;
 pub mod spec;

@@ -171,6 +171,23 @@ pub fn oom_killed(root: &Path, id: &str) -> bool {
         .is_some_and(|rel| cgroup::oom_kills(Path::new(cgroup::ROOT), &rel) > 0)
 }
 
+/// The host PIDs of every process in the container's cgroup.
+pub fn processes(root: &Path, id: &str) -> Vec<i32> {
+    let Some(rel) = dir(root, id).ok().and_then(|d| cgroup_rel(&d)) else {
+        return Vec::new();
+    };
+    let base = Path::new(cgroup::ROOT);
+    let file = match cgroup::detect(base) {
+        cgroup::Layout::V2 => base.join(&rel).join("cgroup.procs"),
+        cgroup::Layout::V1 => base.join("pids").join(&rel).join("cgroup.procs"),
+    };
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
 /// Removes the cgroup recorded in the container's directory.
 fn remove_cgroup(d: &Path) {
     if let Some(rel) = cgroup_rel(d) {

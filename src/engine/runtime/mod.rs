@@ -32,7 +32,8 @@ use thiserror::Error;
 pub use control::{events, list, pause, resume};
 pub use init::{init1, init2};
 pub use lifecycle::{
-    create, delete, kill, oom_killed, parse_signal, start, state_json, CreateOptions, Stdio,
+    create, delete, kill, oom_killed, parse_signal, processes, start, state_json, CreateOptions,
+    Stdio,
 };
 pub use run::{run, Outcome};
 
