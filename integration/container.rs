@@ -339,7 +339,14 @@ fn pause_top_stats_and_init() {
     ]);
     let top = b.cli_ok(&["container", "top", "p1"]);
     assert!(top.contains("sleep 300") && top.contains("sh -c"), "{top}");
-    let stats = b.cli_ok(&["container", "stats", "--no-stream", "--format", "json", "p1"]);
+    let stats = b.cli_ok(&[
+        "container",
+        "stats",
+        "--no-stream",
+        "--format",
+        "json",
+        "p1",
+    ]);
     let s: serde_json::Value = serde_json::from_str(stats.trim()).unwrap();
     assert_eq!(s["MemLimit"], 32 << 20);
     assert_eq!(s["PIDs"], 2);
@@ -354,5 +361,69 @@ fn pause_top_stats_and_init() {
     let out = b.cli(&["run", "--rm", "--init", "bb:1", "sh", "-c", script]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "docker-init\n0\n");
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}
+
+#[test]
+fn exec_joins_the_container_with_its_isolation() {
+    if !root_or_skip("exec_joins_the_container_with_its_isolation") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ex",
+        "-e",
+        "FOO=bar",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo inside > /tmp/mark; sleep 300",
+    ]);
+    wait_until("the mark file", || {
+        b.cli(&["exec", "ex", "test", "-e", "/tmp/mark"])
+            .status
+            .success()
+    });
+    let script =
+        "echo $FOO $EXTRA; cat /tmp/mark; grep -E '^(CapEff|Seccomp):' /proc/self/status; \
+                  test -e /proc/1/cmdline && cat /proc/1/comm; exit 4";
+    let out = b.cli(&["exec", "-e", "EXTRA=more", "ex", "sh", "-c", script]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "bar more\ninside\nCapEff:\t00000000a80425fb\nSeccomp:\t2\nsleep\n"
+    );
+    assert_eq!(
+        b.cli_ok(&[
+            "exec",
+            "-u",
+            "nobody",
+            "-w",
+            "/tmp",
+            "ex",
+            "sh",
+            "-c",
+            "id -u; pwd"
+        ]),
+        "65534\n/tmp\n"
+    );
+    assert_eq!(
+        b.cli(&["exec", "ex", "no-such-program"]).status.code(),
+        Some(127)
+    );
+    b.cli_ok(&["exec", "-d", "ex", "sh", "-c", "echo detached > /tmp/d"]);
+    wait_until("the detached exec", || {
+        b.cli(&["exec", "ex", "test", "-e", "/tmp/d"])
+            .status
+            .success()
+    });
+    b.cli_ok(&["container", "stop", "-t", "0", "ex"]);
+    let err = stderr(&b.cli(&["exec", "ex", "true"]));
+    assert!(err.contains("exec needs a running container"), "{err}");
+    b.cli_ok(&["container", "rm", "ex"]);
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }

@@ -51,6 +51,30 @@ pub enum ContainerCommand {
     Stats(StatsArgs),
     /// Published ports of a container (none until bridged networks land)
     Port(TopArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open (not available yet)
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a terminal (not available yet)
+    #[arg(short, long)]
+    pub tty: bool,
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    #[arg(short, long)]
+    pub user: Option<String>,
+    pub container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -484,6 +508,20 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
                     )?,
                 }
             }
+        }
+        ContainerCommand::Exec(a) => {
+            if a.tty {
+                bail!("exec -t (a terminal) is not available yet; run without -t");
+            }
+            let req = crate::engine::container::ops::ExecRequest {
+                args: a.command.clone(),
+                env: a.env.iter().map(|e| env_entry(e)).collect(),
+                workdir: a.workdir.clone(),
+                user: a.user.clone(),
+                detach: a.detach,
+            };
+            let code = e.exec(&a.container, &req)?;
+            return Ok(ExitCode::from(code.clamp(0, 255) as u8));
         }
         ContainerCommand::Port(a) => {
             // Validates the name; no container publishes ports before bridged networks exist.

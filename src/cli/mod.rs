@@ -74,6 +74,8 @@ pub enum Command {
     Ps(container::PsArgs),
     /// Show a container's output (`berth container logs`)
     Logs(container::LogsArgs),
+    /// Run a command in a running container (`berth container exec`)
+    Exec(container::ExecArgs),
     /// OCI runtime (runc-compatible): run bundles
     Oci(oci::OciArgs),
     #[command(name = "__monitor", hide = true)]
@@ -180,6 +182,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ps(args) => container::run(&cli.global, &container::ContainerCommand::Ps(args)),
         Command::Logs(args) => {
             container::run(&cli.global, &container::ContainerCommand::Logs(args))
+        }
+        Command::Exec(args) => {
+            container::run(&cli.global, &container::ContainerCommand::Exec(args))
         }
         Command::Monitor { root, id, report } => {
             crate::engine::monitor::main(&root, &id, report.as_deref())

@@ -63,6 +63,8 @@ pub enum OciCommand {
     Init1 { dir: PathBuf },
     #[command(name = "__init2", hide = true)]
     Init2 { dir: PathBuf },
+    #[command(name = "__exec1", hide = true)]
+    Exec1 { dir: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +173,7 @@ fn dispatch(global: &GlobalArgs, args: &OciArgs) -> anyhow::Result<ExitCode> {
     match cmd {
         OciCommand::Init1 { dir } => runtime::init1(dir),
         OciCommand::Init2 { dir } => runtime::init2(dir),
+        OciCommand::Exec1 { dir } => runtime::exec1(dir),
         OciCommand::Spec(a) => {
             let text = serde_json::to_string_pretty(&runtime::spec::default_spec())?;
             match &a.bundle {
@@ -214,7 +217,10 @@ fn dispatch(global: &GlobalArgs, args: &OciArgs) -> anyhow::Result<ExitCode> {
             }
             return Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8));
         }
-        OciCommand::Spec(_) | OciCommand::Init1 { .. } | OciCommand::Init2 { .. } => {}
+        OciCommand::Spec(_)
+        | OciCommand::Init1 { .. }
+        | OciCommand::Init2 { .. }
+        | OciCommand::Exec1 { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -88,3 +88,75 @@ impl Engine {
         }))
     }
 }
+
+/// What `exec` runs.
+#[derive(Debug, Clone, Default)]
+pub struct ExecRequest {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub detach: bool,
+}
+
+impl Engine {
+    /// The process `exec` runs: the container's own (user, capabilities, environment,
+    /// limits) with the request's command, additions to the environment, directory and user.
+    pub fn exec_process(&self, v: &View, req: &ExecRequest) -> Result<oci_spec::runtime::Process> {
+        let bundle = self.paths.dir(&v.row.id).join("bundle/config.json");
+        let spec = oci_spec::runtime::Spec::load(&bundle).map_err(|e| ContainerError::Failed {
+            name: v.row.name.clone(),
+            message: format!("{}: {e}", bundle.display()),
+        })?;
+        let mut p = spec.process().clone().unwrap_or_default();
+        if req.args.is_empty() {
+            return Err(ContainerError::Invalid("exec needs a command".into()));
+        }
+        p.set_args(Some(req.args.clone()));
+        p.set_terminal(Some(false));
+        let mut env = p.env().clone().unwrap_or_default();
+        for kv in &req.env {
+            let key = kv.split('=').next().unwrap_or(kv);
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(kv.clone());
+        }
+        p.set_env(Some(env));
+        if let Some(w) = &req.workdir {
+            p.set_cwd(w.into());
+        }
+        if let Some(u) = &req.user {
+            let rootfs = self.paths.dir(&v.row.id).join("rootfs");
+            let (uid, gid, extra) = super::spec::resolve_user(&rootfs, u, &[])?;
+            let mut user = p.user().clone();
+            user.set_uid(uid);
+            user.set_gid(gid);
+            user.set_additional_gids(Some(extra));
+            p.set_user(user);
+        }
+        Ok(p)
+    }
+
+    /// `exec`: runs a command in a running container; its exit code (0 when detached).
+    pub fn exec(&self, key: &str, req: &ExecRequest) -> Result<i32> {
+        let v = self.get(key)?;
+        if v.status != "running" {
+            return Err(ContainerError::WrongState {
+                name: v.row.name.clone(),
+                status: v.status.to_string(),
+                hint: "exec needs a running container",
+            });
+        }
+        let p = self.exec_process(&v, req)?;
+        let root = self.paths.runtime_root();
+        if req.detach {
+            runtime::exec_spawn(&root, &v.row.id, &p, runtime::Stdio::Null)?;
+            return Ok(0);
+        }
+        Ok(runtime::exec(
+            &root,
+            &v.row.id,
+            &p,
+            runtime::Stdio::Inherit,
+        )?)
+    }
+}

@@ -266,7 +266,7 @@ pub fn init2(state_dir: &Path) -> ! {
 
 /// Marks every descriptor above stderr close-on-exec, so nothing the caller of `create`
 /// leaked to us (a host directory, a socket) reaches the container.
-fn close_inherited_fds() {
+pub(crate) fn close_inherited_fds() {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return;
     };

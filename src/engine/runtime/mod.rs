@@ -12,6 +12,7 @@ mod cgroupfs;
 mod control;
 pub mod devices_bpf;
 pub mod exe;
+mod exec;
 mod init;
 mod lifecycle;
 mod mountattr;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use control::{events, list, pause, resume};
+pub use exec::{exec, exec1, exec_spawn};
 pub use init::{init1, init2};
 pub use lifecycle::{
     create, delete, kill, oom_killed, parse_signal, processes, start, state_json, CreateOptions,

@@ -1,0 +1,217 @@
+//! `exec`: another process in a running container, with the same isolation as its first one:
+//! the container's cgroup and namespaces, its seccomp profile, the given user and
+//! capabilities, no inherited descriptors.
+//!
+//! Two small stages, re-executed from a sealed copy of berth's binary (a process entering an
+//! existing container is what CVE-2019-5736 attacked):
+//! 1. `__exec1` (host PID namespace) joins the cgroup and the namespaces, then forks stage 2,
+//!    which the kernel places in the container's PID namespace; it waits for stage 2 and exits
+//!    with its status (128 + signal when killed).
+//! 2. The child sets rlimits, the working directory, the seccomp filter, the user and
+//!    capabilities, and execs the program.
+
+#![allow(unsafe_code)]
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio as StdStdio};
+
+use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process, Spec};
+use rustix::thread::LinkNameSpaceType;
+use serde::{Deserialize, Serialize};
+
+use super::lifecycle::{cgroup_rel, dir};
+use super::state::{ContainerState, Status};
+use super::{cgroup, RuntimeError, Stdio};
+
+const ENV: &str = "BERTH_EXEC";
+
+/// What stage 2 receives (as JSON in its environment).
+#[derive(Serialize, Deserialize)]
+struct Job {
+    process: Process,
+    seccomp: Option<LinuxSeccomp>,
+}
+
+/// Starts `process` in container `id`; the returned child is stage 1, whose exit status is
+/// the process's.
+pub fn exec_spawn(
+    root: &Path,
+    id: &str,
+    process: &Process,
+    stdio: Stdio,
+) -> Result<std::process::Child, RuntimeError> {
+    let d = dir(root, id)?;
+    let st = ContainerState::load(&d, id)?;
+    let status = st.status(&d);
+    if status != Status::Running {
+        return Err(RuntimeError::State {
+            id: id.to_string(),
+            status: status.as_str(),
+            action: "exec",
+            needed: "running",
+        });
+    }
+    let spec = Spec::load(d.join("config.json")).map_err(|e| RuntimeError::Corrupt {
+        path: d.join("config.json"),
+        message: e.to_string(),
+    })?;
+    let job = Job {
+        process: process.clone(),
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+    };
+    let sealed =
+        super::exe::sealed_copy().map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
+    let program = PathBuf::from(format!("/proc/self/fd/{}", sealed.as_raw_fd()));
+    let mut cmd = Command::new(&program);
+    cmd.args(["oci", "__exec1"])
+        .arg(&d)
+        .env_clear()
+        .env(ENV, serde_json::to_string(&job).expect("serialisable"));
+    if let Stdio::Null = stdio {
+        cmd.stdin(StdStdio::null())
+            .stdout(StdStdio::null())
+            .stderr(StdStdio::null());
+    }
+    cmd.spawn().map_err(|e| RuntimeError::io(&program, e))
+}
+
+/// Runs `process` in container `id` and waits: its exit code (128 + signal when killed).
+pub fn exec(root: &Path, id: &str, process: &Process, stdio: Stdio) -> Result<i32, RuntimeError> {
+    let status = exec_spawn(root, id, process, stdio)?
+        .wait()
+        .map_err(|e| RuntimeError::io(Path::new("exec"), e))?;
+    use std::os::unix::process::ExitStatusExt;
+    Ok(status
+        .code()
+        .or(status.signal().map(|s| 128 + s))
+        .unwrap_or(1))
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("berth exec: {msg}");
+    std::process::exit(126);
+}
+
+/// Stage 1: cgroup and namespaces, then stage 2.
+pub fn exec1(state_dir: &Path) -> ! {
+    let id = state_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let st = ContainerState::load(state_dir, &id).unwrap_or_else(|e| die(&e.to_string()));
+    let spec = Spec::load(state_dir.join("config.json")).unwrap_or_else(|e| die(&e.to_string()));
+    if let Some(rel) = cgroup_rel(state_dir) {
+        let me = std::process::id().to_string();
+        for d in cgroup::dirs(Path::new(cgroup::ROOT), &rel) {
+            if let Err(e) = std::fs::write(d.join("cgroup.procs"), &me) {
+                die(&format!("joining cgroup {}: {e}", d.display()));
+            }
+        }
+    }
+    let wanted = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    // The mount namespace last: joining it changes what paths mean.
+    for (t, name, link) in [
+        (
+            LinuxNamespaceType::Cgroup,
+            "cgroup",
+            LinkNameSpaceType::ControlGroup,
+        ),
+        (
+            LinuxNamespaceType::Ipc,
+            "ipc",
+            LinkNameSpaceType::InterProcessCommunication,
+        ),
+        (
+            LinuxNamespaceType::Uts,
+            "uts",
+            LinkNameSpaceType::HostNameAndNISDomainName,
+        ),
+        (
+            LinuxNamespaceType::Network,
+            "net",
+            LinkNameSpaceType::Network,
+        ),
+        (LinuxNamespaceType::Pid, "pid", LinkNameSpaceType::ProcessID),
+        (LinuxNamespaceType::Mount, "mnt", LinkNameSpaceType::Mount),
+    ] {
+        if !wanted.iter().any(|n| n.typ() == t) {
+            continue;
+        }
+        let path = format!("/proc/{}/ns/{name}", st.pid);
+        let f = std::fs::File::open(&path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+        rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(&f), Some(link))
+            .unwrap_or_else(|e| die(&format!("joining {path}: {e}")));
+    }
+    // Forked after setns(pid): the child is in the container's PID namespace.
+    let job = std::env::var(ENV).unwrap_or_else(|_| die("no job"));
+    // SAFETY: this process is single-threaded (a freshly exec'd berth that started no
+    // threads), so the child may go on running ordinary code after fork.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => exec2(&job),
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            use nix::sys::wait::{waitpid, WaitStatus};
+            let code = loop {
+                match waitpid(child, None) {
+                    Ok(WaitStatus::Exited(_, c)) => break c,
+                    Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => die(&format!("waiting: {e}")),
+                }
+            };
+            std::process::exit(code);
+        }
+        Err(e) => die(&format!("fork: {e}")),
+    }
+}
+
+/// Stage 2 (the forked child of stage 1): the process's identity and filters, then exec.
+fn exec2(job: &str) -> ! {
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+    let job: Job = serde_json::from_str(job).unwrap_or_else(|_| die("unreadable job"));
+    let p = &job.process;
+    for r in p.rlimits().clone().unwrap_or_default() {
+        if let Err(e) = super::process::set_rlimit(&r) {
+            die(&e);
+        }
+    }
+    if let Err(e) = std::env::set_current_dir(p.cwd()) {
+        die(&format!("working directory {}: {e}", p.cwd().display()));
+    }
+    let filters = match &job.seccomp {
+        Some(profile) => super::seccomp::compile(profile).unwrap_or_else(|e| die(&e)),
+        None => Vec::new(),
+    };
+    if let Err(e) = super::seccomp::install(&filters) {
+        die(&e);
+    }
+    if let Err(e) = super::process::become_user(p) {
+        die(&e);
+    }
+    let args = p.args().clone().unwrap_or_default();
+    let Some(program) = args.first() else {
+        die("no command given");
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(&args[1..]).env_clear();
+    for kv in p.env().clone().unwrap_or_default() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    super::init::close_inherited_fds();
+    let err = cmd.exec();
+    eprintln!("berth exec: cannot run {program}: {err}");
+    std::process::exit(if err.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    });
+}
