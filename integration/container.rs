@@ -427,3 +427,42 @@ fn exec_joins_the_container_with_its_isolation() {
     b.cli_ok(&["container", "rm", "ex"]);
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }
+
+#[test]
+fn health_checks_go_unhealthy_then_healthy() {
+    if !root_or_skip("health_checks_go_unhealthy_then_healthy") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "cat /tmp/ok",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        "--health-timeout",
+        "2s",
+        "bb:1",
+        "sleep",
+        "300",
+    ]);
+    let health = |b: &Berth| inspect(b, "hc")["State"]["Health"].clone();
+    assert_eq!(health(&b)["Status"], "starting");
+    wait_until("unhealthy", || health(&b)["Status"] == "unhealthy");
+    assert!(health(&b)["FailingStreak"].as_u64().unwrap() >= 2);
+    assert!(b.cli_ok(&["ps"]).contains("(unhealthy)"));
+    b.cli_ok(&["exec", "hc", "sh", "-c", "echo fine > /tmp/ok"]);
+    wait_until("healthy", || health(&b)["Status"] == "healthy");
+    let log = health(&b)["Log"].as_array().unwrap().clone();
+    assert_eq!(log.last().unwrap()["Output"], "fine\n");
+    assert_eq!(log.last().unwrap()["ExitCode"], 0);
+    assert!(log.len() <= 5);
+    b.cli_ok(&["container", "rm", "-f", "hc"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}

@@ -362,9 +362,6 @@ fn request(a: &CreateArgs) -> anyhow::Result<CreateRequest> {
     if a.tty || a.interactive {
         bail!("-t and -i (terminals and attached stdin) are not available yet; run without them");
     }
-    if c.health.is_some() {
-        bail!("--health-cmd: health checks are not available yet");
-    }
     Ok(req)
 }
 

@@ -23,6 +23,8 @@ pub struct View {
     pub monitor: Option<ProcessId>,
     /// Running, but its monitor is gone.
     pub unsupervised: bool,
+    /// The health check's state, for containers that have one and run.
+    pub health: Option<Value>,
 }
 
 impl View {
@@ -66,6 +68,9 @@ pub fn observe(paths: &Paths, row: ContainerRow) -> View {
         status = "exited";
     }
     let unsupervised = running.is_some() && monitor.is_none();
+    let health = running
+        .as_ref()
+        .and_then(|_| records::read::<Value>(&run_dir.join("health.json")));
     View {
         row,
         config,
@@ -76,6 +81,7 @@ pub fn observe(paths: &Paths, row: ContainerRow) -> View {
         exit,
         monitor,
         unsupervised,
+        health,
     }
 }
 
@@ -94,6 +100,16 @@ pub fn status_text(v: &View) -> String {
                 .map(|r| r.started_at.as_str())
                 .unwrap_or("");
             let mut s = format!("Up {}", ago(since));
+            if let Some(h) = v.health.as_ref().and_then(|h| h["Status"].as_str()) {
+                s.push_str(&format!(
+                    " ({})",
+                    if h == "starting" {
+                        "health: starting"
+                    } else {
+                        h
+                    }
+                ));
+            }
             if v.status == "paused" {
                 s.push_str(" (Paused)");
             }
@@ -144,10 +160,11 @@ pub fn inspect(paths: &Paths, v: &View) -> Value {
         .map(|r| r.started_at.clone())
         .or_else(|| exit.as_ref().map(|e| e.started_at.clone()))
         .unwrap_or_else(|| zero.clone());
-    let health = cfg
-        .health
-        .as_ref()
-        .map(|_| json!({"Status": "starting", "FailingStreak": 0, "Log": []}));
+    let health = cfg.health.as_ref().map(|_| {
+        v.health
+            .clone()
+            .unwrap_or_else(|| json!({"Status": "starting", "FailingStreak": 0, "Log": []}))
+    });
     let mut mounts = Vec::new();
     for (dest, opts) in &cfg.host.tmpfs {
         mounts.push(

@@ -5,6 +5,7 @@
 //! atomically, applies the restart policy with Docker's backoff, and on a stop request sends
 //! the stop signal, then SIGKILL after the timeout. It never opens the database.
 
+pub mod health;
 pub mod restart;
 
 use std::os::fd::OwnedFd;
@@ -93,16 +94,15 @@ fn signals() -> SigSet {
     set
 }
 
-fn reap(container: i32) -> Option<i32> {
+/// Reaps every exited child (the monitor is a subreaper): (PID, code or 128 + signal).
+fn reap_all() -> Vec<(i32, i32)> {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    let mut result = None;
+    let mut out = Vec::new();
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == container => result = Some(code),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == container => {
-                result = Some(128 + sig as i32)
-            }
-            Ok(WaitStatus::StillAlive) | Err(_) => return result,
+            Ok(WaitStatus::Exited(pid, code)) => out.push((pid.as_raw(), code)),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => out.push((pid.as_raw(), 128 + sig as i32)),
+            Ok(WaitStatus::StillAlive) | Err(_) => return out,
             Ok(_) => {}
         }
     }
@@ -173,6 +173,10 @@ fn run_once(
     );
     say(report, &format!("started {}", st.pid));
     *report = None;
+    let mut health = cfg
+        .health
+        .clone()
+        .map(|h| health::Checker::new(h, &cfg.id, runtime_root.clone(), run_dir.clone()));
     let mut pipes: Vec<(usize, OwnedFd)> = vec![(0, out_r), (1, err_r)];
     let mut code = None;
     let mut stopped = false;
@@ -180,7 +184,13 @@ fn run_once(
     let mut buf = vec![0u8; 64 * 1024];
     while code.is_none() || !pipes.is_empty() {
         use rustix::event::{PollFd, PollFlags};
-        let timeout = kill_at.map(|t| {
+        let wake = match (kill_at, health.as_ref().filter(|_| code.is_none())) {
+            (Some(k), Some(h)) => Some(k.min(h.deadline())),
+            (Some(k), None) => Some(k),
+            (None, Some(h)) => Some(h.deadline()),
+            (None, None) => None,
+        };
+        let timeout = wake.map(|t| {
             let d = t.saturating_duration_since(Instant::now());
             rustix::event::Timespec {
                 tv_sec: d.as_secs() as i64,
@@ -224,8 +234,19 @@ fn run_once(
                 }
             }
         }
-        if code.is_none() {
-            code = reap(st.pid);
+        for (pid, status) in reap_all() {
+            if pid == st.pid {
+                code = Some(status);
+            } else if let Some(h) = health.as_mut().filter(|h| h.pid() == Some(pid)) {
+                h.finished(status);
+            }
+        }
+        if let Some(h) = &mut health {
+            if code.is_none() {
+                h.tick();
+            } else {
+                h.abandon();
+            }
         }
         if let (Some(t), None) = (kill_at, code) {
             if Instant::now() >= t {

@@ -15,7 +15,7 @@
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio as StdStdio};
+use std::process::Command;
 
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process, Spec};
 use rustix::thread::LinkNameSpaceType;
@@ -69,11 +69,12 @@ pub fn exec_spawn(
         .arg(&d)
         .env_clear()
         .env(ENV, serde_json::to_string(&job).expect("serialisable"));
-    if let Stdio::Null = stdio {
-        cmd.stdin(StdStdio::null())
-            .stdout(StdStdio::null())
-            .stderr(StdStdio::null());
+    if !matches!(stdio, Stdio::Inherit) {
+        // A background exec gets its own process group, so a timed-out one is killed with
+        // everything it started (a foreground one stays in the terminal's group).
+        cmd.process_group(0);
     }
+    stdio.apply(&mut cmd).map_err(|e| RuntimeError::io(&d, e))?;
     cmd.spawn().map_err(|e| RuntimeError::io(&program, e))
 }
 

@@ -20,6 +20,26 @@ pub enum Stdio {
     Inherit,
     /// /dev/null.
     Null,
+    /// stdin from /dev/null, stdout and stderr to this file.
+    File(std::fs::File),
+}
+
+impl Stdio {
+    /// Applies to a command about to be spawned.
+    pub(crate) fn apply(self, cmd: &mut Command) -> std::io::Result<()> {
+        match self {
+            Stdio::Inherit => {}
+            Stdio::Null => {
+                cmd.stdin(StdStdio::null())
+                    .stdout(StdStdio::null())
+                    .stderr(StdStdio::null());
+            }
+            Stdio::File(f) => {
+                cmd.stdin(StdStdio::null()).stdout(f.try_clone()?).stderr(f);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What `create` needs besides the bundle.
@@ -289,11 +309,10 @@ fn create_in(
     };
     let mut cmd = Command::new(&program);
     cmd.args(["oci", "__init1"]).arg(d);
-    if let Stdio::Null = options.stdio {
-        cmd.stdin(StdStdio::null())
-            .stdout(StdStdio::null())
-            .stderr(StdStdio::null());
-    }
+    options
+        .stdio
+        .apply(&mut cmd)
+        .map_err(|e| RuntimeError::io(d, e))?;
     let mut stage1 = cmd.spawn().map_err(|e| RuntimeError::io(&program, e))?;
     drop(sealed);
     let deadline = Instant::now() + SETUP_DEADLINE;
