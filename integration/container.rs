@@ -466,3 +466,107 @@ fn health_checks_go_unhealthy_then_healthy() {
     b.cli_ok(&["container", "rm", "-f", "hc"]);
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }
+
+/// What a host reboot leaves: no processes, mounts, cgroups or run directory.
+fn simulate_reboot(b: &Berth) {
+    let state = b.path().join("state");
+    for entry in std::fs::read_dir(state.join("run/containers"))
+        .unwrap()
+        .flatten()
+    {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        let pid_of = |file: &str| -> Option<i32> {
+            let text = std::fs::read_to_string(entry.path().join(file)).ok()?;
+            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+            v["pid"]
+                .as_i64()
+                .or(v["process"]["pid"].as_i64())
+                .map(|p| p as i32)
+        };
+        for pid in [pid_of("monitor.pid"), pid_of("running.json")]
+            .into_iter()
+            .flatten()
+        {
+            let p = rustix::process::Pid::from_raw(pid).unwrap();
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            wait_until("a killed process to go", || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map_or(true, |s| s.contains(") Z "))
+            });
+        }
+        let _ = rustix::mount::unmount(
+            state.join("containers").join(&id).join("rootfs"),
+            rustix::mount::UnmountFlags::DETACH,
+        );
+        for c in [
+            "memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "unified",
+            "systemd", "",
+        ] {
+            let _ = std::fs::remove_dir(
+                std::path::Path::new("/sys/fs/cgroup")
+                    .join(c)
+                    .join("berth")
+                    .join(&id),
+            );
+        }
+    }
+    std::fs::remove_dir_all(state.join("run")).unwrap();
+}
+
+#[test]
+fn system_restore_brings_back_what_the_restart_policy_asks_for() {
+    if !root_or_skip("system_restore_brings_back_what_the_restart_policy_asks_for") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    for (name, policy) in [
+        ("al", "always"),
+        ("us", "unless-stopped"),
+        ("st", "unless-stopped"),
+        ("no", "no"),
+    ] {
+        b.cli_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "bb:1",
+            "sleep",
+            "300",
+        ]);
+    }
+    b.cli_ok(&["container", "stop", "-t", "0", "st"]);
+    simulate_reboot(&b);
+    let restored = b.cli_ok(&["system", "restore"]);
+    let mut names: Vec<&str> = restored.lines().collect();
+    names.sort();
+    assert_eq!(names, ["al", "us"]);
+    for (name, status) in [("al", "running"), ("us", "running"), ("st", "exited")] {
+        assert_eq!(inspect(&b, name)["State"]["Status"], status, "{name}");
+    }
+    assert!(b.cli_ok(&["system", "unit"]).contains("system restore"));
+    // A corrupted record is named, skipped, and rm -f still removes its container.
+    let id = inspect(&b, "st")["Id"].as_str().unwrap().to_string();
+    std::fs::write(
+        b.path()
+            .join("state/containers")
+            .join(&id)
+            .join("exit.json"),
+        "{garbage",
+    )
+    .unwrap();
+    let out = b.cli(&["ps", "-a"]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("warning: container st") && stderr(&out).contains("exit.json"),
+        "{}",
+        stderr(&out)
+    );
+    for name in ["al", "us", "st", "no"] {
+        b.cli_ok(&["container", "rm", "-f", name]);
+    }
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}

@@ -653,6 +653,9 @@ fn matches_filter(v: &View, f: &str) -> anyhow::Result<bool> {
 fn ps(e: &Engine, a: &PsArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let mut views = Vec::new();
     for v in e.list(a.all)? {
+        for p in &v.problems {
+            eprintln!("warning: container {} ({}): {p}", v.row.name, v.short_id());
+        }
         let mut keep = true;
         for f in &a.filter {
             keep &= matches_filter(&v, f)?;

@@ -4,6 +4,7 @@ mod config;
 mod container;
 mod image;
 mod oci;
+mod system;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,9 @@ pub enum Command {
     Logs(container::LogsArgs),
     /// Run a command in a running container (`berth container exec`)
     Exec(container::ExecArgs),
+    /// Boot-time restore and its systemd unit
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// OCI runtime (runc-compatible): run bundles
     Oci(oci::OciArgs),
     #[command(name = "__monitor", hide = true)]
@@ -178,6 +182,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Image(cmd) => image::run(&cli.global, &cmd),
         Command::Oci(cmd) => oci::run(&cli.global, &cmd),
         Command::Container(cmd) => container::run(&cli.global, &cmd),
+        Command::System(cmd) => system::run(&cli.global, &cmd),
         Command::Run(args) => container::run(&cli.global, &container::ContainerCommand::Run(args)),
         Command::Ps(args) => container::run(&cli.global, &container::ContainerCommand::Ps(args)),
         Command::Logs(args) => {

@@ -160,3 +160,26 @@ impl Engine {
         )?)
     }
 }
+
+impl Engine {
+    /// After a boot: starts the containers whose restart policy says so (`always`, and
+    /// `unless-stopped` unless someone stopped it). Returns (name, outcome) per container tried.
+    pub fn restore(&self) -> Result<Vec<(String, std::result::Result<(), String>)>> {
+        use super::config::RestartPolicy;
+        let mut out = Vec::new();
+        for v in self.list(true)? {
+            let Some(cfg) = &v.config else { continue };
+            let wanted = match cfg.host.restart_policy {
+                RestartPolicy::Always => true,
+                RestartPolicy::UnlessStopped => !v.exit.as_ref().is_some_and(|e| e.stopped),
+                _ => false,
+            };
+            if !wanted || v.is_running() {
+                continue;
+            }
+            let r = self.start(&v.row.id).map(|_| ()).map_err(|e| e.to_string());
+            out.push((v.row.name.clone(), r));
+        }
+        Ok(out)
+    }
+}

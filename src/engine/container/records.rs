@@ -82,6 +82,10 @@ pub struct Exit {
     /// An error that kept the container from starting (shown in inspect's State.Error).
     #[serde(default)]
     pub error: String,
+    /// It ended because someone stopped it (stop, kill, rm -f): `unless-stopped` does not
+    /// bring it back at boot.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// A stop request: the monitor sends `signal`, then SIGKILL after `timeout` seconds, and does
@@ -94,6 +98,17 @@ pub struct StopRequest {
 
 pub fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Like [`read`], telling a missing file (`Ok(None)`) from an unreadable one (`Err`).
+pub fn read_checked<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, String> {
+    match std::fs::read(path) {
+        Ok(data) => serde_json::from_slice(&data)
+            .map(Some)
+            .map_err(|e| format!("{} is unreadable ({e})", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 pub fn write<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {

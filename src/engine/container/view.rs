@@ -25,6 +25,8 @@ pub struct View {
     pub unsupervised: bool,
     /// The health check's state, for containers that have one and run.
     pub health: Option<Value>,
+    /// Records that could not be read (named, skipped; `rm -f` still works).
+    pub problems: Vec<String>,
 }
 
 impl View {
@@ -50,7 +52,12 @@ pub fn observe(paths: &Paths, row: ContainerRow) -> View {
     let monitor = records::read::<ProcessId>(&run_dir.join("monitor.pid")).filter(|p| p.alive());
     let running =
         records::read::<Running>(&run_dir.join("running.json")).filter(|r| r.process.alive());
-    let exit = records::read::<Exit>(&paths.dir(&row.id).join("exit.json"));
+    let mut problems: Vec<String> = config_error.iter().cloned().collect();
+    let exit =
+        records::read_checked::<Exit>(&paths.dir(&row.id).join("exit.json")).unwrap_or_else(|e| {
+            problems.push(e);
+            None
+        });
     let mut status = "created";
     let mut pid = 0;
     if let Some(r) = &running {
@@ -82,6 +89,7 @@ pub fn observe(paths: &Paths, row: ContainerRow) -> View {
         monitor,
         unsupervised,
         health,
+        problems,
     }
 }
 

@@ -368,6 +368,7 @@ pub fn main(root: &Path, id: &str, report: Option<&Path>) -> ! {
             restart_count,
             restarting: again,
             error,
+            stopped: ended.stopped,
         };
         let _ = records::write(&dir.join("exit.json"), &exit);
         if !again {
@@ -378,6 +379,7 @@ pub fn main(root: &Path, id: &str, report: Option<&Path>) -> ! {
         if !wait_before_restart(&sigfd, d) {
             let mut last = exit;
             last.restarting = false;
+            last.stopped = true;
             let _ = records::write(&dir.join("exit.json"), &last);
             break;
         }
