@@ -570,3 +570,50 @@ fn system_restore_brings_back_what_the_restart_policy_asks_for() {
     }
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }
+
+#[test]
+fn a_container_whose_monitor_died_is_reported_unsupervised_and_still_stops() {
+    if !root_or_skip("a_container_whose_monitor_died_is_reported_unsupervised_and_still_stops") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    let id = b
+        .cli_ok(&["run", "-d", "--name", "orphan", "bb:1", "sleep", "300"])
+        .trim()
+        .to_string();
+    let monitor = b
+        .path()
+        .join("state/run/containers")
+        .join(&id)
+        .join("monitor.pid");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&monitor).unwrap()).unwrap();
+    let pid = rustix::process::Pid::from_raw(v["pid"].as_i64().unwrap() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    wait_until("the monitor to die", || {
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero()))
+            .map_or(true, |s| s.contains(") Z "))
+    });
+    let v = inspect(&b, "orphan");
+    assert_eq!(
+        v["State"]["Status"], "running",
+        "never shown exited while it runs"
+    );
+    assert!(
+        v["State"]["Error"].as_str().unwrap().contains("monitor"),
+        "{v}"
+    );
+    assert!(b.cli_ok(&["ps"]).contains("(unsupervised)"));
+    b.cli_ok(&["container", "stop", "-t", "0", "orphan"]);
+    assert_eq!(inspect(&b, "orphan")["State"]["Status"], "exited");
+    b.cli_ok(&["container", "rm", "orphan"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+    for c in ["memory", "pids", "cpu", "devices", "freezer", "unified"] {
+        let dir = std::path::Path::new("/sys/fs/cgroup")
+            .join(c)
+            .join("berth")
+            .join(&id);
+        assert!(!dir.exists(), "cgroup left: {}", dir.display());
+    }
+}

@@ -385,9 +385,27 @@ impl Engine {
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
+                let oom_killed = crate::engine::runtime::oom_killed(&runtime_root, &v.row.id);
                 let _ = crate::engine::runtime::delete(&runtime_root, &v.row.id, true);
                 crate::engine::monitor::unmount_rootfs(&self.paths, &v.row.id);
                 let _ = std::fs::remove_file(run_dir.join("running.json"));
+                // Nobody waited for its status: record the stop as a kill.
+                let exit = records::Exit {
+                    seq: v.exit.as_ref().map_or(0, |e| e.seq) + 1,
+                    code: 128 + 9,
+                    oom_killed,
+                    started_at: v
+                        .running
+                        .as_ref()
+                        .map(|r| r.started_at.clone())
+                        .unwrap_or_default(),
+                    finished_at: records::now(),
+                    restart_count: v.running.as_ref().map_or(0, |r| r.restart_count),
+                    restarting: false,
+                    error: "its monitor had exited; berth stopped it directly".into(),
+                    stopped: true,
+                };
+                let _ = records::write(&self.paths.dir(&v.row.id).join("exit.json"), &exit);
             }
         }
         Ok(())
