@@ -617,3 +617,112 @@ fn a_container_whose_monitor_died_is_reported_unsupervised_and_still_stops() {
         assert!(!dir.exists(), "cgroup left: {}", dir.display());
     }
 }
+
+/// Runs `berth ARGS` on a pty (through `script`), feeding it `input` once `ready` holds.
+fn on_a_terminal(
+    b: &Berth,
+    args: &str,
+    input: &[u8],
+    ready: impl Fn() -> bool,
+) -> std::process::Output {
+    use std::io::Write;
+    let cmd = format!(
+        "stty rows 30 cols 100; exec unshare --net {} --root {} {args}",
+        env!("CARGO_BIN_EXE_berth"),
+        b.path().join("state").display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (bsdutils)");
+    wait_until("the terminal session", &ready);
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn interactive_and_terminal_runs_attach_and_detach() {
+    if !root_or_skip("interactive_and_terminal_runs_attach_and_detach") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    // -i: our stdin reaches the container, its end closes the container's stdin.
+    let mut child = std::process::Command::new(tool("unshare", "util-linux"))
+        .arg("--net")
+        .arg(env!("CARGO_BIN_EXE_berth"))
+        .arg("--root")
+        .arg(b.path().join("state"))
+        .args([
+            "run",
+            "--rm",
+            "-i",
+            "bb:1",
+            "sh",
+            "-c",
+            "while read l; do echo got $l; done; echo bye >&2; exit 6",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"one\ntwo\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "got one\ngot two\n");
+    assert_eq!(stderr(&out), "bye\n");
+    // -t: a pty with the caller's size.
+    let out = on_a_terminal(
+        &b,
+        "run --rm -t bb:1 sh -c 'tty; stty size; exit 3'",
+        b"",
+        || true,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out).replace('\r', "");
+    assert!(text.contains("/dev/pts/0\n30 100\n"), "{text}");
+    // -it, then Ctrl-P Ctrl-Q detaches; attach again and leave with an exit code.
+    let running = |b: &Berth| {
+        b.cli(&["container", "inspect", "t1"]).status.success()
+            && inspect(b, "t1")["State"]["Status"] == "running"
+    };
+    let out = on_a_terminal(
+        &b,
+        "run -it --name t1 bb:1 sh",
+        b"echo first\n\x10\x11",
+        || running(&b),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = inspect(&b, "t1");
+    assert_eq!(
+        v["State"]["Status"],
+        "running",
+        "detached, still running: {}{}{v}\nlog: {}",
+        stdout(&out),
+        stderr(&out),
+        stdout(&b.cli(&["logs", "t1"]))
+    );
+    let out = on_a_terminal(&b, "container attach t1", b"echo second\nexit 5\n", || true);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("second"), "{}", stdout(&out));
+    assert!(
+        b.cli_ok(&["logs", "t1"]).contains("first"),
+        "the log has the terminal's output"
+    );
+    b.cli_ok(&["container", "rm", "t1"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}

@@ -53,6 +53,8 @@ pub enum ContainerCommand {
     Port(TopArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
+    /// Attach to a running container's input and output (Ctrl-P Ctrl-Q detaches)
+    Attach(TopArgs),
 }
 
 #[derive(Debug, Args)]
@@ -359,9 +361,6 @@ fn request(a: &CreateArgs) -> anyhow::Result<CreateRequest> {
             retries: a.health_retries,
         });
     }
-    if a.tty || a.interactive {
-        bail!("-t and -i (terminals and attached stdin) are not available yet; run without them");
-    }
     Ok(req)
 }
 
@@ -520,6 +519,21 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
             let code = e.exec(&a.container, &req)?;
             return Ok(ExitCode::from(code.clamp(0, 255) as u8));
         }
+        ContainerCommand::Attach(a) => {
+            let (v, stream) = e.attach(&a.container)?;
+            let tty = v.config.as_ref().is_some_and(|c| c.tty);
+            let stdin = v.config.as_ref().is_some_and(|c| c.open_stdin);
+            drop(out);
+            let _raw = if tty {
+                crate::engine::runtime::RawMode::enter()
+            } else {
+                None
+            };
+            if super::attach::session(stream, tty, stdin)? {
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Ok(ExitCode::from(wait_code(&e, &v.row.id)?.clamp(0, 255) as u8));
+        }
         ContainerCommand::Port(a) => {
             // Validates the name; no container publishes ports before bridged networks exist.
             e.get(&a.container)?;
@@ -533,6 +547,9 @@ fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode> {
     let v = e.create(&request(&a.create)?)?;
     let id = v.row.id.clone();
     tracing::debug!(elapsed = ?t0.elapsed(), "created");
+    if (a.create.tty || a.create.interactive) && !a.detach {
+        return run_attached(e, a, &id);
+    }
     let started = e.start(&id);
     tracing::debug!(elapsed = ?t0.elapsed(), "started");
     if let Err(err) = started {
@@ -571,6 +588,52 @@ fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode> {
     if a.create.rm {
         e.remove(&id, true)?;
         tracing::debug!(elapsed = ?t0.elapsed(), "removed");
+    }
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// The exit code once the container is done for good (its monitor gone).
+fn wait_code(e: &Engine, id: &str) -> anyhow::Result<i32> {
+    loop {
+        let v = e.get(id)?;
+        if v.monitor.is_none() && !v.is_running() {
+            return Ok(v.exit.map_or(0, |x| x.code));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `run -i`/`-t`: attached from before the start; exits with the container's code.
+fn run_attached(e: &Engine, a: &RunArgs, id: &str) -> anyhow::Result<ExitCode> {
+    let size = rustix::termios::tcgetwinsize(rustix::stdio::stdin())
+        .ok()
+        .filter(|_| a.create.tty)
+        .map(|w| (w.ws_row, w.ws_col));
+    let opts = crate::engine::container::service::StartOptions {
+        attach: true,
+        console_size: size,
+    };
+    let _raw = if a.create.tty {
+        crate::engine::runtime::RawMode::enter()
+    } else {
+        None
+    };
+    let stream = match e.start_with(id, &opts) {
+        Ok((_, Some(s))) => s,
+        Ok((_, None)) => bail!("the container started without an attach stream"),
+        Err(err) => {
+            if a.create.rm {
+                let _ = e.remove(id, true);
+            }
+            return Err(err.into());
+        }
+    };
+    if super::attach::session(stream, a.create.tty, a.create.interactive)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = wait_code(e, id)?;
+    if a.create.rm {
+        e.remove(id, true)?;
     }
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }

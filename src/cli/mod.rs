@@ -1,5 +1,6 @@
 //! The command line: parse, call, print. Errors become `anyhow` here and nowhere else.
 
+mod attach;
 mod config;
 mod container;
 mod image;
@@ -147,7 +148,8 @@ fn internal_entry(argv: &[std::ffi::OsString]) {
     match (arg(1), arg(2)) {
         (Some("__monitor"), Some(_)) => {
             if let (Some(root), Some(id)) = (path(2), arg(3)) {
-                crate::engine::monitor::main(&root, id, path(4).as_deref())
+                let attach = arg(5) == Some("attach");
+                crate::engine::monitor::main(&root, id, path(4).as_deref(), attach)
             }
         }
         (Some("oci"), Some("__init1")) => {
@@ -225,7 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             container::run(&cli.global, &container::ContainerCommand::Exec(args))
         }
         Command::Monitor { root, id, report } => {
-            crate::engine::monitor::main(&root, &id, report.as_deref())
+            crate::engine::monitor::main(&root, &id, report.as_deref(), false)
         }
         Command::Images(args) => image::run(&cli.global, &image::ImageCommand::Ls(args)),
         Command::Rmi(args) => image::run(&cli.global, &image::ImageCommand::Rm(args)),

@@ -56,6 +56,12 @@ pub struct MonitorConfig {
     pub health: Option<Health>,
     /// Bytes before the log rotates.
     pub log_max_size: u64,
+    /// A pty for the container (`-t`).
+    #[serde(default)]
+    pub tty: bool,
+    /// Keep its stdin open for attach clients (`-i`).
+    #[serde(default)]
+    pub open_stdin: bool,
 }
 
 /// The live process, written by the monitor after each start.

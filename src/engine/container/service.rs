@@ -3,7 +3,7 @@
 //! wait. Every command first folds the monitors' records into the database.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,6 +19,15 @@ use crate::engine::state::{ContainerRow, Db};
 
 /// Default size at which a container's log rotates.
 const LOG_MAX_SIZE: u64 = 20 << 20;
+
+/// How `start` starts.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Attach before the process starts (`run -i/-t`).
+    pub attach: bool,
+    /// The terminal's size (rows, columns) for `-t`.
+    pub console_size: Option<(u16, u16)>,
+}
 
 /// What the user asked for at create; `None` fields take the image's values.
 #[derive(Debug, Clone, Default)]
@@ -237,6 +246,8 @@ impl Engine {
             auto_remove: cfg.host.auto_remove,
             health: cfg.health.clone(),
             log_max_size: LOG_MAX_SIZE,
+            tty: cfg.tty,
+            open_stdin: cfg.open_stdin,
         };
         let written = records::write(&dir.join("monitor.json"), &monitor)
             .map_err(|e| ContainerError::io(&dir, e));
@@ -250,7 +261,7 @@ impl Engine {
     }
 
     /// Writes the files and the runtime spec the container starts with.
-    fn prepare(&self, v: &View) -> Result<()> {
+    fn prepare(&self, v: &View, opts: &StartOptions) -> Result<()> {
         let cfg = v.config.as_ref().ok_or_else(|| ContainerError::Failed {
             name: v.row.name.clone(),
             message: v.config_error.clone().unwrap_or_default(),
@@ -285,7 +296,13 @@ impl Engine {
             String::new()
         };
         std::fs::write(files.join("resolv.conf"), resolv).map_err(io)?;
-        let spec = super::spec::build(cfg, &v.row.id, &dir.join("rootfs"), &files)?;
+        let mut spec = super::spec::build(cfg, &v.row.id, &dir.join("rootfs"), &files)?;
+        if let (Some((rows, cols)), Some(p)) = (opts.console_size, spec.process_mut()) {
+            let size: oci_spec::runtime::Box =
+                serde_json::from_value(serde_json::json!({"height": rows, "width": cols}))
+                    .expect("a console size");
+            p.set_console_size(Some(size));
+        }
         let config = dir.join("bundle/config.json");
         spec.save(&config).map_err(|e| ContainerError::Failed {
             name: v.row.name.clone(),
@@ -295,11 +312,18 @@ impl Engine {
 
     /// `start`: spawns the monitor and returns once the container's process runs.
     pub fn start(&self, key: &str) -> Result<View> {
+        self.start_with(key, &StartOptions::default())
+            .map(|(v, _)| v)
+    }
+
+    /// `start`, optionally attached (the returned stream, connected before the process
+    /// starts so no output is missed).
+    pub fn start_with(&self, key: &str, opts: &StartOptions) -> Result<(View, Option<UnixStream>)> {
         let v = self.get(key)?;
         if v.is_running() {
-            return Ok(v);
+            return Ok((v, None));
         }
-        self.prepare(&v)?;
+        self.prepare(&v, opts)?;
         let id = v.row.id.clone();
         let run_dir = self.paths.run_dir(&id);
         std::fs::create_dir_all(&run_dir).map_err(|e| ContainerError::io(&run_dir, e))?;
@@ -313,19 +337,35 @@ impl Engine {
             .arg(&self.paths.root)
             .arg(&id)
             .arg(&sock)
+            .arg(if opts.attach { "attach" } else { "-" })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(monitor_log(&run_dir));
         if let Some(run) = std::env::var_os("BERTH_RUN") {
             monitor.env("BERTH_RUN", run);
         }
         monitor
             .spawn()
             .map_err(|e| ContainerError::io(Path::new("/proc/self/exe"), e))?;
+        let stream = if opts.attach {
+            let path = run_dir.join("attach.sock");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                match crate::engine::runtime::unixsock::connect(&path) {
+                    Ok(s) => break Some(s),
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(1))
+                    }
+                    Err(e) => return Err(ContainerError::io(&path, e)),
+                }
+            }
+        } else {
+            None
+        };
         let reply = read_reply(&listener, Duration::from_secs(60));
         let _ = std::fs::remove_file(&sock);
         match reply {
-            Some(line) if line.starts_with("started ") => self.get(&id),
+            Some(line) if line.starts_with("started ") => Ok((self.get(&id)?, stream)),
             Some(line) => Err(ContainerError::Failed {
                 name: v.row.name.clone(),
                 message: line.strip_prefix("error ").unwrap_or(&line).to_string(),
@@ -493,9 +533,35 @@ impl Engine {
         }
     }
 
+    /// Connects to a running container's attach socket.
+    pub fn attach(&self, key: &str) -> Result<(View, UnixStream)> {
+        let v = self.get(key)?;
+        if v.monitor.is_none() || !v.is_running() {
+            return Err(ContainerError::WrongState {
+                name: v.row.name.clone(),
+                status: v.status.to_string(),
+                hint: "attach needs a running container with its monitor",
+            });
+        }
+        let path = self.paths.run_dir(&v.row.id).join("attach.sock");
+        let s = crate::engine::runtime::unixsock::connect(&path)
+            .map_err(|e| ContainerError::io(&path, e))?;
+        Ok((v, s))
+    }
+
     pub fn log_path(&self, v: &View) -> PathBuf {
         self.paths.log(&v.row.id)
     }
+}
+
+/// The monitor's own diagnostics (a panic, a failed cleanup) go to `<run>/<id>/monitor.log`.
+fn monitor_log(run_dir: &Path) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run_dir.join("monitor.log"))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
 }
 
 fn signal(pid: i32, sig: &str) {

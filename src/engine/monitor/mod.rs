@@ -6,6 +6,7 @@
 //! the stop signal, then SIGKILL after the timeout. It never opens the database.
 
 pub mod health;
+pub mod io;
 pub mod restart;
 
 use std::os::fd::OwnedFd;
@@ -129,30 +130,26 @@ fn run_once(
     cfg: &MonitorConfig,
     sigfd: &SignalFd,
     log: &mut LogWriter,
+    attach: &mut io::Attach,
     restart_count: u32,
     report: &mut Option<UnixStream>,
 ) -> Result<Ended, String> {
     mount_rootfs(paths, cfg)?;
     let runtime_root = paths.runtime_root();
+    let run_dir = paths.run_dir(&cfg.id);
     let _ = runtime::delete(&runtime_root, &cfg.id, true);
-    let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| format!("pipe: {e}"))?;
-    let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| format!("pipe: {e}"))?;
-    // The container inherits our stdout and stderr: point them at the pipes for the create.
-    rustix::stdio::dup2_stdout(&out_w).map_err(|e| format!("dup2: {e}"))?;
-    rustix::stdio::dup2_stderr(&err_w).map_err(|e| format!("dup2: {e}"))?;
-    drop((out_w, err_w));
+    // The container inherits our 0/1/2 (pipes) or gets a pty through the console socket.
+    let mut streams = io::Streams::before_create(&run_dir, cfg.tty, cfg.open_stdin)?;
     let created = runtime::create(
         &runtime_root,
         &cfg.id,
         &paths.dir(&cfg.id).join("bundle"),
-        runtime::CreateOptions::default(),
+        runtime::CreateOptions {
+            stdio: runtime::Stdio::Inherit,
+            console_socket: streams.console_socket(),
+        },
     );
-    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        let _ = rustix::stdio::dup2_stdout(&null);
-        let _ = rustix::stdio::dup2_stderr(&null);
-    }
+    streams.after_create(created.is_ok())?;
     let st = created.map_err(|e| e.to_string())?;
     runtime::start(&runtime_root, &cfg.id).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -162,7 +159,6 @@ fn run_once(
         start: 0,
         boot_id: records::boot_id(),
     });
-    let run_dir = paths.run_dir(&cfg.id);
     let _ = records::write(
         &run_dir.join("running.json"),
         &Running {
@@ -177,7 +173,8 @@ fn run_once(
         .health
         .clone()
         .map(|h| health::Checker::new(h, &cfg.id, runtime_root.clone(), run_dir.clone()));
-    let mut pipes: Vec<(usize, OwnedFd)> = vec![(0, out_r), (1, err_r)];
+    let mut pipes: Vec<(usize, OwnedFd)> = std::mem::take(&mut streams.outputs);
+    let mut input = streams.input.take();
     let mut code = None;
     let mut stopped = false;
     let mut kill_at: Option<Instant> = None;
@@ -202,9 +199,45 @@ fn run_once(
             .map(|(_, fd)| PollFd::new(fd, PollFlags::IN))
             .collect();
         fds.push(PollFd::new(sigfd, PollFlags::IN));
+        fds.push(PollFd::new(attach.listener(), PollFlags::IN));
+        let readers: Vec<usize> = (0..attach.clients.len())
+            .filter(|i| attach.clients[*i].reading)
+            .collect();
+        for i in &readers {
+            fds.push(PollFd::new(&attach.clients[*i].stream, PollFlags::IN));
+        }
         let _ = rustix::event::poll(&mut fds, timeout.as_ref());
         let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
         drop(fds);
+        let sig_ready = ready[pipes.len()];
+        let listener_ready = ready[pipes.len() + 1];
+        let client_ready: Vec<bool> = ready[pipes.len() + 2..].to_vec();
+        // Input from attach clients; a client closing its side closes a piped stdin.
+        let mut gone = Vec::new();
+        for (k, i) in readers.iter().enumerate() {
+            if !client_ready.get(k).copied().unwrap_or(false) {
+                continue;
+            }
+            let c = &mut attach.clients[*i];
+            match rustix::io::read(&c.stream, &mut buf) {
+                Ok(0) => {
+                    c.reading = false;
+                    if !streams.tty() {
+                        input = None;
+                    }
+                }
+                Ok(n) => {
+                    if let Some(fd) = &input {
+                        io::feed(fd, &buf[..n]);
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
+                Err(_) => gone.push(*i),
+            }
+        }
+        for i in gone.into_iter().rev() {
+            attach.clients.remove(i);
+        }
         let mut closed = Vec::new();
         for (i, (stream, fd)) in pipes.iter().enumerate() {
             if !ready[i] {
@@ -212,15 +245,22 @@ fn run_once(
             }
             match rustix::io::read(fd, &mut buf) {
                 Ok(0) => closed.push(i),
-                Ok(n) => log.write(*stream, &buf[..n]),
+                Ok(n) => {
+                    log.write(*stream, &buf[..n]);
+                    attach.broadcast(*stream, &buf[..n]);
+                }
                 Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
+                // EIO from a pty master: the container side closed.
                 Err(_) => closed.push(i),
             }
         }
         for i in closed.into_iter().rev() {
             pipes.remove(i);
         }
-        if ready[ready.len() - 1] {
+        if listener_ready {
+            attach.accept();
+        }
+        if sig_ready {
             while let Ok(Some(info)) = sigfd.read_signal() {
                 match info.ssi_signo as i32 {
                     libc::SIGCHLD => {}
@@ -256,6 +296,8 @@ fn run_once(
         }
     }
     log.flush();
+    attach.close_all();
+    drop(input);
     Ok(Ended {
         code: code.unwrap_or(-1),
         stopped,
@@ -293,7 +335,7 @@ fn wait_before_restart(sigfd: &SignalFd, delay: Duration) -> bool {
 }
 
 /// The monitor's main loop; `report` is the socket of the command waiting for the first start.
-pub fn main(root: &Path, id: &str, report: Option<&Path>) -> ! {
+pub fn main(root: &Path, id: &str, report: Option<&Path>, wait_attach: bool) -> ! {
     let paths = Paths::new(root);
     let _ = rustix::process::setsid();
     let mask = signals();
@@ -328,11 +370,30 @@ pub fn main(root: &Path, id: &str, report: Option<&Path>) -> ! {
             std::process::exit(1);
         }
     };
+    let mut attach = match io::Attach::bind(&run_dir) {
+        Ok(a) => a,
+        Err(e) => {
+            say(&mut report, &format!("error {e}"));
+            std::process::exit(1);
+        }
+    };
+    if wait_attach {
+        // `run -i/-t`: the command attaches before the container starts, so nothing is missed.
+        attach.wait_for_client(Duration::from_secs(30));
+    }
     let mut seq = records::read::<Exit>(&dir.join("exit.json")).map_or(0, |e| e.seq);
     let mut restart_count = 0u32;
     let mut delay = None;
     loop {
-        let result = run_once(&paths, &cfg, &sigfd, &mut log, restart_count, &mut report);
+        let result = run_once(
+            &paths,
+            &cfg,
+            &sigfd,
+            &mut log,
+            &mut attach,
+            restart_count,
+            &mut report,
+        );
         let _ = std::fs::remove_file(run_dir.join("running.json"));
         seq += 1;
         let (ended, error) = match result {
@@ -388,6 +449,7 @@ pub fn main(root: &Path, id: &str, report: Option<&Path>) -> ! {
     unmount_rootfs(&paths, id);
     let _ = std::fs::remove_file(run_dir.join("stop.json"));
     let _ = std::fs::remove_file(run_dir.join("monitor.pid"));
+    let _ = std::fs::remove_file(run_dir.join("attach.sock"));
     std::process::exit(0);
 }
 

@@ -20,11 +20,12 @@ pub struct Outcome {
     pub oom_killed: bool,
 }
 
-/// Restores the terminal's settings when dropped.
-struct RawMode(rustix::termios::Termios);
+/// The caller's terminal in raw mode; its settings come back when dropped.
+pub struct RawMode(rustix::termios::Termios);
 
 impl RawMode {
-    fn enter() -> Option<RawMode> {
+    /// Raw mode on stdin when it is a terminal.
+    pub fn enter() -> Option<RawMode> {
         use rustix::termios::{tcgetattr, tcsetattr, OptionalActions};
         let stdin = rustix::stdio::stdin();
         if !rustix::termios::isatty(stdin) {
