@@ -710,6 +710,19 @@ fn interactive_and_terminal_runs_attach_and_detach() {
         stderr(&out),
         stdout(&b.cli(&["logs", "t1"]))
     );
+    // exec -t: a pty of the container's own, the caller's size.
+    let out = on_a_terminal(&b, "exec -t t1 sh -c 'tty; stty size; exit 4'", b"", || {
+        true
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out).replace('\r', "");
+    assert!(text.contains("/dev/pts/1\n30 100\n"), "{text}");
     let out = on_a_terminal(&b, "container attach t1", b"echo second\nexit 5\n", || true);
     assert_eq!(
         out.status.code(),

@@ -506,15 +506,18 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
             }
         }
         ContainerCommand::Exec(a) => {
-            if a.tty {
-                bail!("exec -t (a terminal) is not available yet; run without -t");
-            }
+            let size = rustix::termios::tcgetwinsize(rustix::stdio::stdin())
+                .ok()
+                .filter(|_| a.tty)
+                .map(|w| (w.ws_row, w.ws_col));
             let req = crate::engine::container::ops::ExecRequest {
                 args: a.command.clone(),
                 env: a.env.iter().map(|e| env_entry(e)).collect(),
                 workdir: a.workdir.clone(),
                 user: a.user.clone(),
                 detach: a.detach,
+                tty: a.tty,
+                size,
             };
             let code = e.exec(&a.container, &req)?;
             return Ok(ExitCode::from(code.clamp(0, 255) as u8));

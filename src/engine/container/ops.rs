@@ -97,6 +97,9 @@ pub struct ExecRequest {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub detach: bool,
+    /// A pty (`-t`), of this size (rows, columns) when known.
+    pub tty: bool,
+    pub size: Option<(u16, u16)>,
 }
 
 impl Engine {
@@ -113,7 +116,13 @@ impl Engine {
             return Err(ContainerError::Invalid("exec needs a command".into()));
         }
         p.set_args(Some(req.args.clone()));
-        p.set_terminal(Some(false));
+        p.set_terminal(Some(req.tty));
+        if let Some((rows, cols)) = req.size {
+            let size: oci_spec::runtime::Box =
+                serde_json::from_value(serde_json::json!({"height": rows, "width": cols}))
+                    .expect("a console size");
+            p.set_console_size(Some(size));
+        }
         let mut env = p.env().clone().unwrap_or_default();
         for kv in &req.env {
             let key = kv.split('=').next().unwrap_or(kv);
@@ -149,15 +158,41 @@ impl Engine {
         let p = self.exec_process(&v, req)?;
         let root = self.paths.runtime_root();
         if req.detach {
-            runtime::exec_spawn(&root, &v.row.id, &p, runtime::Stdio::Null)?;
+            runtime::exec_spawn(&root, &v.row.id, &p, runtime::Stdio::Null, None)?;
             return Ok(0);
         }
-        Ok(runtime::exec(
-            &root,
-            &v.row.id,
-            &p,
-            runtime::Stdio::Inherit,
-        )?)
+        if !req.tty {
+            return Ok(runtime::exec(
+                &root,
+                &v.row.id,
+                &p,
+                runtime::Stdio::Inherit,
+            )?);
+        }
+        // A terminal: the pty master comes back over a socket of ours; relay it.
+        let run_dir = self.paths.run_dir(&v.row.id);
+        let sock = run_dir.join(format!("exec-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&sock);
+        let listener = runtime::unixsock::bind(&sock).map_err(|e| ContainerError::io(&sock, e))?;
+        let child = runtime::exec_spawn(&root, &v.row.id, &p, runtime::Stdio::Inherit, Some(&sock));
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_file(&sock);
+                return Err(e.into());
+            }
+        };
+        let master = wait_for_console(&listener, &mut child, &v.row.id);
+        let _ = std::fs::remove_file(&sock);
+        if let Some(master) = master {
+            runtime::relay(master);
+        }
+        let status = child.wait().map_err(|e| ContainerError::io(&sock, e))?;
+        use std::os::unix::process::ExitStatusExt;
+        Ok(status
+            .code()
+            .or(status.signal().map(|s| 128 + s))
+            .unwrap_or(1))
     }
 }
 
@@ -182,4 +217,30 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The pty master an exec with a terminal sends, unless the exec fails first.
+fn wait_for_console(
+    listener: &std::os::unix::net::UnixListener,
+    child: &mut std::process::Child,
+    id: &str,
+) -> Option<std::os::fd::OwnedFd> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let mut fds = [rustix::event::PollFd::new(
+            listener,
+            rustix::event::PollFlags::IN,
+        )];
+        let ts = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 20_000_000,
+        };
+        if rustix::event::poll(&mut fds, Some(&ts)).unwrap_or(0) > 0 {
+            return runtime::take_console(listener, id).ok();
+        }
+        if !matches!(child.try_wait(), Ok(None)) {
+            return None;
+        }
+    }
+    None
 }

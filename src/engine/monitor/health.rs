@@ -158,7 +158,13 @@ impl Checker {
         let Ok(file) = std::fs::File::create(&output) else {
             return;
         };
-        match runtime::exec_spawn(&self.runtime_root, &self.id, &p, runtime::Stdio::File(file)) {
+        match runtime::exec_spawn(
+            &self.runtime_root,
+            &self.id,
+            &p,
+            runtime::Stdio::File(file),
+            None,
+        ) {
             Ok(child) => {
                 self.running = Some(Running {
                     pid: child.id() as i32,

@@ -32,6 +32,8 @@ const ENV: &str = "BERTH_EXEC";
 struct Job {
     process: Process,
     seccomp: Option<LinuxSeccomp>,
+    /// With `process.terminal`: the socket the pty master goes to.
+    console: Option<PathBuf>,
 }
 
 /// Starts `process` in container `id`; the returned child is stage 1, whose exit status is
@@ -41,6 +43,7 @@ pub fn exec_spawn(
     id: &str,
     process: &Process,
     stdio: Stdio,
+    console: Option<&Path>,
 ) -> Result<std::process::Child, RuntimeError> {
     let d = dir(root, id)?;
     let st = ContainerState::load(&d, id)?;
@@ -60,6 +63,7 @@ pub fn exec_spawn(
     let job = Job {
         process: process.clone(),
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+        console: console.map(Path::to_path_buf),
     };
     let sealed =
         super::exe::sealed_copy().map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
@@ -80,7 +84,7 @@ pub fn exec_spawn(
 
 /// Runs `process` in container `id` and waits: its exit code (128 + signal when killed).
 pub fn exec(root: &Path, id: &str, process: &Process, stdio: Stdio) -> Result<i32, RuntimeError> {
-    let status = exec_spawn(root, id, process, stdio)?
+    let status = exec_spawn(root, id, process, stdio, None)?
         .wait()
         .map_err(|e| RuntimeError::io(Path::new("exec"), e))?;
     use std::os::unix::process::ExitStatusExt;
@@ -104,6 +108,12 @@ pub fn exec1(state_dir: &Path) -> ! {
         .to_string();
     let st = ContainerState::load(state_dir, &id).unwrap_or_else(|e| die(&e.to_string()));
     let spec = Spec::load(state_dir.join("config.json")).unwrap_or_else(|e| die(&e.to_string()));
+    let job_text = std::env::var(ENV).unwrap_or_else(|_| die("no job"));
+    let job: Job = serde_json::from_str(&job_text).unwrap_or_else(|_| die("unreadable job"));
+    // The console socket is a host path: reach it before entering the container.
+    let console = job.console.as_ref().map(|p| {
+        super::unixsock::connect(p).unwrap_or_else(|e| die(&format!("{}: {e}", p.display())))
+    });
     if let Some(rel) = cgroup_rel(state_dir) {
         let me = std::process::id().to_string();
         for d in cgroup::dirs(Path::new(cgroup::ROOT), &rel) {
@@ -151,11 +161,10 @@ pub fn exec1(state_dir: &Path) -> ! {
             .unwrap_or_else(|e| die(&format!("joining {path}: {e}")));
     }
     // Forked after setns(pid): the child is in the container's PID namespace.
-    let job = std::env::var(ENV).unwrap_or_else(|_| die("no job"));
     // SAFETY: this process is single-threaded (a freshly exec'd berth that started no
     // threads), so the child may go on running ordinary code after fork.
     match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => exec2(&job),
+        Ok(nix::unistd::ForkResult::Child) => exec2(job, console),
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             use nix::sys::wait::{waitpid, WaitStatus};
             let code = loop {
@@ -173,11 +182,26 @@ pub fn exec1(state_dir: &Path) -> ! {
 }
 
 /// Stage 2 (the forked child of stage 1): the process's identity and filters, then exec.
-fn exec2(job: &str) -> ! {
+fn exec2(job: Job, console: Option<std::os::unix::net::UnixStream>) -> ! {
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
-    let job: Job = serde_json::from_str(job).unwrap_or_else(|_| die("unreadable job"));
     let p = &job.process;
+    if let Some(sock) = console {
+        // A pty of the container's own devpts, its master to the caller, its slave our
+        // controlling terminal and standard streams.
+        let (master, slave, name) = super::terminal::open_pty().unwrap_or_else(|e| die(&e));
+        if let Some(size) = p.console_size() {
+            let _ = super::terminal::set_size(&master, size.height() as u16, size.width() as u16);
+        }
+        let _ = rustix::fs::fchown(
+            &slave,
+            Some(rustix::fs::Uid::from_raw(p.user().uid())),
+            None,
+        );
+        super::terminal::send_fd(&sock, &master, &name).unwrap_or_else(|e| die(&e));
+        drop((master, sock));
+        super::terminal::make_controlling(&slave).unwrap_or_else(|e| die(&e));
+    }
     for r in p.rlimits().clone().unwrap_or_default() {
         if let Err(e) = super::process::set_rlimit(&r) {
             die(&e);

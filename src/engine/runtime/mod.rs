@@ -37,7 +37,7 @@ pub use lifecycle::{
     create, delete, kill, oom_killed, parse_signal, processes, start, state_json, CreateOptions,
     Stdio,
 };
-pub use run::{run, Outcome, RawMode};
+pub use run::{relay, run, take_console, Outcome, RawMode};
 
 #[derive(Debug, Error)]
 pub enum RuntimeError {

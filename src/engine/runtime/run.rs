@@ -50,8 +50,8 @@ impl Drop for RawMode {
 }
 
 /// Copies our stdin to the pty (in a thread) and the pty to our stdout until the container
-/// side closes.
-fn relay(master: OwnedFd) {
+/// side closes (our terminal in raw mode meanwhile).
+pub fn relay(master: OwnedFd) {
     let _raw = RawMode::enter();
     if let Ok(input) = rustix::io::dup(&master) {
         std::thread::spawn(move || {
@@ -78,7 +78,7 @@ fn relay(master: OwnedFd) {
 }
 
 /// Accepts the container's connection on our own console socket and takes the pty master.
-fn take_console(listener: &UnixListener, id: &str) -> Result<OwnedFd, RuntimeError> {
+pub fn take_console(listener: &UnixListener, id: &str) -> Result<OwnedFd, RuntimeError> {
     let setup = |message: String| RuntimeError::Setup {
         id: id.to_string(),
         message,
