@@ -576,28 +576,7 @@ fn signal(pid: i32, sig: &str) {
 /// One line from the first connection to `listener`, within `timeout`.
 fn read_reply(listener: &UnixListener, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
-    listener.set_nonblocking(true).ok()?;
-    let stream = loop {
-        match listener.accept() {
-            Ok((s, _)) => break s,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if Instant::now() > deadline {
-                    return None;
-                }
-                let mut fds = [rustix::event::PollFd::new(
-                    listener,
-                    rustix::event::PollFlags::IN,
-                )];
-                let ts = rustix::event::Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 50_000_000,
-                };
-                let _ = rustix::event::poll(&mut fds, Some(&ts));
-            }
-            Err(_) => return None,
-        }
-    };
-    stream.set_nonblocking(false).ok()?;
+    let stream = crate::engine::runtime::unixsock::accept_within(listener, deadline).ok()?;
     stream
         .set_read_timeout(Some(
             deadline

@@ -94,12 +94,7 @@ impl Streams {
             if !created {
                 return Ok(());
             }
-            l.set_nonblocking(true).map_err(|e| e.to_string())?;
-            let (conn, _) = l
-                .accept()
-                .map_err(|e| format!("the container did not hand over its terminal: {e}"))?;
-            conn.set_nonblocking(false).map_err(|e| e.to_string())?;
-            let (master, _) = runtime::terminal::recv_fd(&conn)?;
+            let master = runtime::take_console(&l, "").map_err(|e| e.to_string())?;
             let input = rustix::io::dup(&master).map_err(|e| format!("dup: {e}"))?;
             self.outputs = vec![(0, master)];
             self.input = Some(input);

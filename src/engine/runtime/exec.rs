@@ -189,17 +189,8 @@ fn exec2(job: Job, console: Option<std::os::unix::net::UnixStream>) -> ! {
     if let Some(sock) = console {
         // A pty of the container's own devpts, its master to the caller, its slave our
         // controlling terminal and standard streams.
-        let (master, slave, name) = super::terminal::open_pty().unwrap_or_else(|e| die(&e));
-        if let Some(size) = p.console_size() {
-            let _ = super::terminal::set_size(&master, size.height() as u16, size.width() as u16);
-        }
-        let _ = rustix::fs::fchown(
-            &slave,
-            Some(rustix::fs::Uid::from_raw(p.user().uid())),
-            None,
-        );
-        super::terminal::send_fd(&sock, &master, &name).unwrap_or_else(|e| die(&e));
-        drop((master, sock));
+        let (slave, _) = super::terminal::hand_over(p, &sock).unwrap_or_else(|e| die(&e));
+        drop(sock);
         super::terminal::make_controlling(&slave).unwrap_or_else(|e| die(&e));
     }
     for r in p.rlimits().clone().unwrap_or_default() {

@@ -169,20 +169,9 @@ pub fn init2(state_dir: &Path) -> ! {
         }
     }
     let terminal = console.map(|console| {
-        let (master, slave, name) =
-            super::terminal::open_pty().unwrap_or_else(|e| fail(&mut sock, e));
-        if let Some(size) = process.console_size() {
-            let _ = super::terminal::set_size(&master, size.height() as u16, size.width() as u16);
-        }
-        let _ = rustix::fs::fchown(
-            &slave,
-            Some(rustix::fs::Uid::from_raw(process.user().uid())),
-            None,
-        );
+        let (slave, name) =
+            super::terminal::hand_over(&process, &console).unwrap_or_else(|e| fail(&mut sock, e));
         if let Err(e) = super::terminal::mount_console(&name) {
-            fail(&mut sock, e);
-        }
-        if let Err(e) = super::terminal::send_fd(&console, &master, &name) {
             fail(&mut sock, e);
         }
         slave

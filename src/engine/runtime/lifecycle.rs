@@ -77,33 +77,13 @@ fn messages(
         id: id.to_string(),
         message,
     };
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| setup(e.to_string()))?;
-    let stream = loop {
-        match listener.accept() {
-            Ok((s, _)) => break s,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if Instant::now() > deadline {
-                    return Err(setup("the container process did not report in time".into()));
-                }
-                let fd = std::os::fd::AsFd::as_fd(listener);
-                let mut fds = [rustix::event::PollFd::new(
-                    &fd,
-                    rustix::event::PollFlags::IN,
-                )];
-                let ts = rustix::event::Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 100_000_000,
-                };
-                let _ = rustix::event::poll(&mut fds, Some(&ts));
-            }
-            Err(e) => return Err(setup(e.to_string())),
+    let stream = super::unixsock::accept_within(listener, deadline).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            setup("the container process did not report in time".into())
+        } else {
+            setup(e.to_string())
         }
-    };
-    stream
-        .set_nonblocking(false)
-        .map_err(|e| setup(e.to_string()))?;
+    })?;
     stream
         .set_read_timeout(Some(
             deadline

@@ -84,15 +84,9 @@ pub fn take_console(listener: &UnixListener, id: &str) -> Result<OwnedFd, Runtim
         message,
     };
     // The container connected and sent the master before it reported ready.
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| setup(e.to_string()))?;
-    let (stream, _) = listener
-        .accept()
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let stream = super::unixsock::accept_within(listener, deadline)
         .map_err(|e| setup(format!("the container did not hand over its terminal: {e}")))?;
-    stream
-        .set_nonblocking(false)
-        .map_err(|e| setup(e.to_string()))?;
     super::terminal::recv_fd(&stream)
         .map(|(fd, _)| fd)
         .map_err(setup)

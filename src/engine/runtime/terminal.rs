@@ -34,6 +34,26 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd, String), String> {
     Ok((master, slave, name))
 }
 
+/// Makes the process's pty (in the current mount namespace's devpts), sized as the process
+/// asks and owned by its user, and sends the master over `socket`. Returns the slave and its
+/// path.
+pub fn hand_over(
+    process: &oci_spec::runtime::Process,
+    socket: impl AsFd,
+) -> Result<(OwnedFd, String), String> {
+    let (master, slave, name) = open_pty()?;
+    if let Some(size) = process.console_size() {
+        let _ = set_size(&master, size.height() as u16, size.width() as u16);
+    }
+    let _ = rustix::fs::fchown(
+        &slave,
+        Some(rustix::fs::Uid::from_raw(process.user().uid())),
+        None,
+    );
+    send_fd(socket, &master, &name)?;
+    Ok((slave, name))
+}
+
 /// Sets the terminal's size (rows, columns).
 pub fn set_size(fd: impl AsFd, rows: u16, cols: u16) -> Result<(), String> {
     rustix::termios::tcsetwinsize(

@@ -31,6 +31,41 @@ pub fn connect(path: &Path) -> std::io::Result<UnixStream> {
     via_dir(path, |p| UnixStream::connect(p))
 }
 
+/// Accepts one connection, waiting at most until `deadline`; the stream returned blocks.
+pub fn accept_within(
+    listener: &UnixListener,
+    deadline: std::time::Instant,
+) -> std::io::Result<UnixStream> {
+    listener.set_nonblocking(true)?;
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false)?;
+                return Ok(s);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "nobody connected in time",
+                    ));
+                }
+                let ts = rustix::event::Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: left.subsec_nanos() as i64,
+                };
+                let mut fds = [rustix::event::PollFd::new(
+                    listener,
+                    rustix::event::PollFlags::IN,
+                )];
+                let _ = rustix::event::poll(&mut fds, Some(&ts));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
