@@ -145,12 +145,16 @@ pub fn check_name(name: &str) -> Result<()> {
     }
 }
 
-/// Writes `data` to `path` atomically (temporary file, fsync, rename).
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+/// Writes `data` to `path` atomically (temporary file, rename): readers see the old or the
+/// new content, never a part. With `durable`, the data reaches the disk before the rename
+/// (for records that must survive a power loss; run-directory files need not).
+pub fn write_atomic(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(data)?;
-    f.sync_all()?;
+    if durable {
+        f.sync_all()?;
+    }
     std::fs::rename(&tmp, path)
 }

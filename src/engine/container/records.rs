@@ -117,8 +117,23 @@ pub fn read_checked<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<
     }
 }
 
+/// Writes a record atomically (not synced: run-directory state and settings the database
+/// also holds).
 pub fn write<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    write_atomic(path, &serde_json::to_vec(value).expect("serialisable"))
+    write_atomic(
+        path,
+        &serde_json::to_vec(value).expect("serialisable"),
+        false,
+    )
+}
+
+/// Writes a record atomically and durably (exit records).
+pub fn write_durable<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    write_atomic(
+        path,
+        &serde_json::to_vec(value).expect("serialisable"),
+        true,
+    )
 }
 
 pub fn now() -> String {

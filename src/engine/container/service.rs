@@ -445,7 +445,7 @@ impl Engine {
                     error: "its monitor had exited; berth stopped it directly".into(),
                     stopped: true,
                 };
-                let _ = records::write(&self.paths.dir(&v.row.id).join("exit.json"), &exit);
+                let _ = records::write_durable(&self.paths.dir(&v.row.id).join("exit.json"), &exit);
             }
         }
         Ok(())

@@ -431,7 +431,7 @@ pub fn main(root: &Path, id: &str, report: Option<&Path>, wait_attach: bool) -> 
             error,
             stopped: ended.stopped,
         };
-        let _ = records::write(&dir.join("exit.json"), &exit);
+        let _ = records::write_durable(&dir.join("exit.json"), &exit);
         if !again {
             break;
         }
@@ -441,7 +441,7 @@ pub fn main(root: &Path, id: &str, report: Option<&Path>, wait_attach: bool) -> 
             let mut last = exit;
             last.restarting = false;
             last.stopped = true;
-            let _ = records::write(&dir.join("exit.json"), &last);
+            let _ = records::write_durable(&dir.join("exit.json"), &last);
             break;
         }
         restart_count += 1;
