@@ -739,3 +739,27 @@ fn interactive_and_terminal_runs_attach_and_detach() {
     b.cli_ok(&["container", "rm", "t1"]);
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }
+
+#[test]
+fn a_detached_rm_container_is_gone_once_it_exits() {
+    if !root_or_skip("a_detached_rm_container_is_gone_once_it_exits") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    let id = b.cli_ok(&[
+        "run", "-d", "--rm", "--name", "brief", "bb:1", "sh", "-c", "exit 2",
+    ]);
+    let dir = b.path().join("state/containers").join(id.trim());
+    wait_until("the monitor to finish", || {
+        !b.path()
+            .join("state/run/containers")
+            .join(id.trim())
+            .join("monitor.pid")
+            .exists()
+    });
+    let err = stderr(&b.cli(&["container", "inspect", "brief"]));
+    assert!(err.contains("no such container"), "{err}");
+    assert!(!dir.exists(), "its files went with it");
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}

@@ -86,7 +86,7 @@ pub struct TopArgs {
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
-    /// One sample, then exit (the only mode so far)
+    /// One sample, then exit (default: a table about every second until interrupted)
     #[arg(long)]
     pub no_stream: bool,
     /// table or json
@@ -469,40 +469,19 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
             }
         }
         ContainerCommand::Stats(a) => {
-            if !a.no_stream {
-                bail!("stats streams are not available yet: use --no-stream");
-            }
             let names: Vec<String> = if a.containers.is_empty() {
                 e.list(false)?.into_iter().map(|v| v.row.id).collect()
             } else {
                 a.containers.clone()
             };
-            let mib = |v: &serde_json::Value| {
-                v.as_u64().map_or("-".to_string(), |b| {
-                    format!("{:.1}MiB", b as f64 / 1048576.0)
-                })
-            };
-            if a.format == "table" {
-                writeln!(
-                    out,
-                    "{:<14}{:<24}{:<10}{:<28}PIDS",
-                    "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT"
-                )?;
-            }
-            for c in &names {
-                let s = e.stats(c)?;
-                match a.format.as_str() {
-                    "json" => writeln!(out, "{s}")?,
-                    _ => writeln!(
-                        out,
-                        "{:<14}{:<24}{:<10}{:<28}{}",
-                        s["ID"].as_str().unwrap_or_default(),
-                        s["Name"].as_str().unwrap_or_default(),
-                        s["CPUPerc"].as_str().unwrap_or_default(),
-                        format!("{} / {}", mib(&s["MemUsage"]), mib(&s["MemLimit"])),
-                        s["PIDs"]
-                    )?,
+            loop {
+                stats_once(&e, &names, &a.format, &mut out)?;
+                if a.no_stream {
+                    break;
                 }
+                out.flush()?;
+                // Each sample itself spans 100 ms; about one table a second, until interrupted.
+                std::thread::sleep(Duration::from_millis(900));
             }
         }
         ContainerCommand::Exec(a) => {
@@ -545,6 +524,43 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// One table (or JSON lines) of `stats`.
+fn stats_once(
+    e: &Engine,
+    names: &[String],
+    format: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mib = |v: &serde_json::Value| {
+        v.as_u64().map_or("-".to_string(), |b| {
+            format!("{:.1}MiB", b as f64 / 1048576.0)
+        })
+    };
+    if format == "table" {
+        writeln!(
+            out,
+            "{:<14}{:<24}{:<10}{:<28}PIDS",
+            "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT"
+        )?;
+    }
+    for c in names {
+        let s = e.stats(c)?;
+        match format {
+            "json" => writeln!(out, "{s}")?,
+            _ => writeln!(
+                out,
+                "{:<14}{:<24}{:<10}{:<28}{}",
+                s["ID"].as_str().unwrap_or_default(),
+                s["Name"].as_str().unwrap_or_default(),
+                s["CPUPerc"].as_str().unwrap_or_default(),
+                format!("{} / {}", mib(&s["MemUsage"]), mib(&s["MemLimit"])),
+                s["PIDs"]
+            )?,
+        }
+    }
+    Ok(())
+}
+
 fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode> {
     let t0 = std::time::Instant::now();
     let v = e.create(&request(&a.create)?)?;
@@ -569,14 +585,14 @@ fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode> {
     let log = e.paths.log(&id);
     let mut follow = Follower::at_start(&log);
     // The monitor exits once the container is done for good (no restart to come).
-    let monitor = e.get(&id)?.monitor.and_then(|m| {
+    let monitor = e.peek(&id)?.monitor.and_then(|m| {
         let pid = rustix::process::Pid::from_raw(m.pid)?;
         let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
         m.alive().then_some(fd)
     });
     let code = loop {
         print_entries(&follow.poll(), false);
-        let v = e.get(&id)?;
+        let v = e.peek(&id)?;
         if v.monitor.is_none() && !v.is_running() {
             print_entries(&follow.poll(), false);
             tracing::debug!(elapsed = ?t0.elapsed(), "exited");
@@ -598,7 +614,7 @@ fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode> {
 /// The exit code once the container is done for good (its monitor gone).
 fn wait_code(e: &Engine, id: &str) -> anyhow::Result<i32> {
     loop {
-        let v = e.get(id)?;
+        let v = e.peek(id)?;
         if v.monitor.is_none() && !v.is_running() {
             return Ok(v.exit.map_or(0, |x| x.code));
         }

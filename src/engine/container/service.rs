@@ -15,7 +15,7 @@ use super::records::{self, MonitorConfig, StopRequest};
 use super::view::{observe, View};
 use super::{check_name, new_id, ContainerError, Paths, Result};
 use crate::engine::image::store::ImageStore;
-use crate::engine::state::{ContainerRow, Db};
+use crate::engine::state::{ContainerRow, Db, StateError};
 
 /// Default size at which a container's log rotates.
 const LOG_MAX_SIZE: u64 = 20 << 20;
@@ -144,8 +144,27 @@ impl Engine {
 
     /// A container by name, ID or unique ID prefix, observed (and folded into the database).
     pub fn get(&self, key: &str) -> Result<View> {
+        let v = self.peek(key)?;
+        if self.auto_removable(&v) {
+            // A `--rm` container whose monitor finished is gone, as with Docker.
+            let _ = self.remove_view(&v);
+            return Err(StateError::NotFound(key.to_string()).into());
+        }
+        Ok(v)
+    }
+
+    /// As [`Engine::get`], but a finished `--rm` container is still returned (for the command
+    /// that waits for its exit code and removes it itself).
+    pub fn peek(&self, key: &str) -> Result<View> {
         let row = self.db.resolve(key)?;
         Ok(self.fold(observe(&self.paths, row)))
+    }
+
+    /// A `--rm` container that exited for good (its monitor done).
+    fn auto_removable(&self, v: &View) -> bool {
+        v.config.as_ref().is_some_and(|c| c.host.auto_remove)
+            && v.status == "exited"
+            && v.monitor.is_none()
     }
 
     /// Records a newer exit into the database.
@@ -171,8 +190,7 @@ impl Engine {
         let mut out = Vec::new();
         for row in self.db.all()? {
             let v = self.fold(observe(&self.paths, row));
-            let auto = v.config.as_ref().is_some_and(|c| c.host.auto_remove);
-            if auto && v.status == "exited" {
+            if self.auto_removable(&v) {
                 let _ = self.remove_view(&v);
                 continue;
             }
@@ -484,7 +502,7 @@ impl Engine {
 
     /// `rm`: removes a stopped container (`force`: kills it first).
     pub fn remove(&self, key: &str, force: bool) -> Result<String> {
-        let v = self.get(key)?;
+        let v = self.peek(key)?;
         if v.is_running() {
             if !force {
                 return Err(ContainerError::WrongState {
@@ -523,9 +541,9 @@ impl Engine {
 
     /// `wait`: blocks until the container is not running; its exit code.
     pub fn wait(&self, key: &str) -> Result<i32> {
-        let id = self.get(key)?.row.id;
+        let id = self.peek(key)?.row.id;
         loop {
-            let v = self.get(&id)?;
+            let v = self.peek(&id)?;
             if !v.is_running() && v.monitor.is_none() {
                 return Ok(v.exit.map_or(0, |e| e.code));
             }
