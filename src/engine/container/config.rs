@@ -84,6 +84,9 @@ pub struct ContainerConfig {
     pub tty: bool,
     pub open_stdin: bool,
     pub health: Option<Health>,
+    /// From the image (used once networks and volumes land): `{"80/tcp": {}}`.
+    pub exposed_ports: BTreeMap<String, serde_json::Value>,
+    pub volumes: BTreeMap<String, serde_json::Value>,
     pub host: HostConfig,
 }
 

@@ -106,6 +106,8 @@ fn merge(req: &CreateRequest, image_config: &Value) -> ContainerConfig {
             }
         }
     }
+    c.exposed_ports = serde_json::from_value(ic["ExposedPorts"].clone()).unwrap_or_default();
+    c.volumes = serde_json::from_value(ic["Volumes"].clone()).unwrap_or_default();
     let mut labels: std::collections::BTreeMap<String, String> =
         serde_json::from_value(ic["Labels"].clone()).unwrap_or_default();
     labels.extend(req.config.labels.clone());
@@ -606,4 +608,57 @@ fn read_reply(listener: &UnixListener, timeout: Duration) -> Option<String> {
     BufReader::new(stream).read_line(&mut line).ok()?;
     let line = line.trim_end().to_string();
     (!line.is_empty()).then_some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_defaults_merge_as_docker_applies_them() {
+        let image = serde_json::json!({"config": {
+            "Env": ["PATH=/bin", "A=1", "B=2"],
+            "Entrypoint": ["/entry"],
+            "Cmd": ["serve"],
+            "WorkingDir": "/srv",
+            "User": "app",
+            "StopSignal": "SIGQUIT",
+            "Labels": {"from": "image", "keep": "yes"},
+            "ExposedPorts": {"80/tcp": {}},
+            "Volumes": {"/data": {}},
+            "Healthcheck": {"Test": ["CMD", "true"], "Interval": 1, "Timeout": 2,
+                            "StartPeriod": 0, "Retries": 3},
+        }});
+        let mut req = CreateRequest::default();
+        req.config.env = vec!["B=3".into(), "C=4".into()];
+        req.config.labels.insert("from".into(), "user".into());
+        let c = merge(&req, &image);
+        assert_eq!(c.env, ["PATH=/bin", "A=1", "B=3", "C=4"]);
+        assert_eq!(
+            (c.entrypoint.clone(), c.cmd.clone()),
+            (vec!["/entry".to_string()], vec!["serve".to_string()])
+        );
+        assert_eq!((c.working_dir.as_str(), c.user.as_str()), ("/srv", "app"));
+        assert_eq!((c.stop_signal.as_str(), c.stop_timeout), ("SIGQUIT", 10));
+        assert_eq!(c.labels["from"], "user");
+        assert_eq!(c.labels["keep"], "yes");
+        assert!(c.exposed_ports.contains_key("80/tcp") && c.volumes.contains_key("/data"));
+        assert_eq!(c.health.as_ref().unwrap().retries, 3);
+        // A command replaces Cmd; --entrypoint replaces both.
+        req.config.cmd = vec!["other".into()];
+        assert_eq!(merge(&req, &image).cmd, ["other"]);
+        req.entrypoint = Some(vec!["sh".into()]);
+        req.config.cmd.clear();
+        let c = merge(&req, &image);
+        assert_eq!(
+            (c.entrypoint, c.cmd),
+            (vec!["sh".to_string()], Vec::<String>::new())
+        );
+        // No PATH in the image: Docker's default.
+        let c = merge(
+            &CreateRequest::default(),
+            &serde_json::json!({"config": {}}),
+        );
+        assert!(c.env[0].starts_with("PATH=/usr/local/sbin"));
+    }
 }

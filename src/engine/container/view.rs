@@ -237,6 +237,8 @@ pub fn inspect(paths: &Paths, v: &View) -> Value {
             "StopSignal": cfg.stop_signal,
             "StopTimeout": cfg.stop_timeout,
             "Healthcheck": cfg.health,
+            "ExposedPorts": cfg.exposed_ports,
+            "Volumes": cfg.volumes,
         },
         "NetworkSettings": {
             "Networks": {},
