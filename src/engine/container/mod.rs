@@ -15,6 +15,7 @@ pub mod config;
 pub mod logs;
 pub mod ops;
 pub mod records;
+pub mod request;
 pub mod service;
 pub mod spec;
 pub mod view;
