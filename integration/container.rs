@@ -763,3 +763,56 @@ fn a_detached_rm_container_is_gone_once_it_exits() {
     assert!(!dir.exists(), "its files went with it");
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }
+
+#[test]
+fn monitors_keep_working_when_the_berth_binary_is_replaced() {
+    if !root_or_skip("monitors_keep_working_when_the_berth_binary_is_replaced") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    // A berth installed at a path of its own, as a package would install it.
+    let installed = b.path().join("bin/berth");
+    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_berth"), &installed).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(tool("unshare", "util-linux"))
+            .arg("--net")
+            .arg(&installed)
+            .arg("--root")
+            .arg(b.path().join("state"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "run",
+        "-d",
+        "--name",
+        "up",
+        "--restart",
+        "always",
+        "bb:1",
+        "sleep",
+        "300",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The upgrade: a new file renamed over the old one (the running monitor keeps its inode).
+    let staged = b.path().join("bin/berth.new");
+    std::fs::copy(env!("CARGO_BIN_EXE_berth"), &staged).unwrap();
+    std::fs::rename(&staged, &installed).unwrap();
+    // Killing the container makes the old monitor restart it, re-executing its own binary.
+    let pid = inspect(&b, "up")["State"]["Pid"].as_i64().unwrap() as i32;
+    let p = rustix::process::Pid::from_raw(pid).unwrap();
+    rustix::process::kill_process(p, rustix::process::Signal::KILL).unwrap();
+    wait_until("the restart", || {
+        let v = inspect(&b, "up");
+        v["RestartCount"] == 1 && v["State"]["Status"] == "running"
+    });
+    let out = run(&["container", "stop", "-t", "0", "up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(inspect(&b, "up")["State"]["Status"], "exited");
+    b.cli_ok(&["container", "rm", "up"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}
