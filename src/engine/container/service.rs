@@ -244,7 +244,9 @@ impl Engine {
         if v.is_running() {
             return Ok((v, None));
         }
+        let t0 = Instant::now();
         self.prepare(&v, opts)?;
+        tracing::debug!(elapsed = ?t0.elapsed(), "prepared (rootfs mounted, spec written)");
         let id = v.row.id.clone();
         let run_dir = self.paths.run_dir(&id);
         std::fs::create_dir_all(&run_dir).map_err(|e| ContainerError::io(&run_dir, e))?;
@@ -283,7 +285,9 @@ impl Engine {
         } else {
             None
         };
+        tracing::debug!(elapsed = ?t0.elapsed(), "monitor spawned");
         let reply = read_reply(&listener, Duration::from_secs(60));
+        tracing::debug!(elapsed = ?t0.elapsed(), "monitor reported");
         let _ = std::fs::remove_file(&sock);
         match reply {
             Some(line) if line.starts_with("started ") => Ok((self.get(&id)?, stream)),
