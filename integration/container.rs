@@ -639,8 +639,13 @@ fn on_a_terminal(
         .spawn()
         .expect("script (bsdutils)");
     wait_until("the terminal session", &ready);
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    // Our end stays open until the session ends: `script` turns the end of its input into a
+    // byte on the terminal, which would reach the container as typed input.
+    let mut keyboard = child.stdin.take().unwrap();
+    keyboard.write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(keyboard);
+    out
 }
 
 #[test]
@@ -701,6 +706,7 @@ fn interactive_and_terminal_runs_attach_and_detach() {
         || running(&b),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first_session = stdout(&out);
     let v = inspect(&b, "t1");
     assert_eq!(
         v["State"]["Status"],
@@ -732,9 +738,10 @@ fn interactive_and_terminal_runs_attach_and_detach() {
         stderr(&out)
     );
     assert!(stdout(&out).contains("second"), "{}", stdout(&out));
+    let log = b.cli_ok(&["logs", "t1"]);
     assert!(
-        b.cli_ok(&["logs", "t1"]).contains("first"),
-        "the log has the terminal's output"
+        log.contains("first"),
+        "the log has the terminal's output: {log:?}; the first session saw {first_session:?}"
     );
     b.cli_ok(&["container", "rm", "t1"]);
     assert_eq!(leftovers(&b), Vec::<String>::new());

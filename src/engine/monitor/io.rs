@@ -9,7 +9,6 @@
 //! (`[stream: 1 = stdout, 2 = stderr][length: u32 big-endian][bytes]`) and writes what they send
 //! to the container's input; a client closing its side closes stdin (without a terminal).
 
-use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -107,11 +106,43 @@ impl Streams {
     }
 }
 
+/// Output a slow client may have queued before its chunks are dropped.
+const MAX_UNSENT: usize = 1 << 20;
+
 /// One attached client.
 pub struct Client {
     pub stream: UnixStream,
-    /// Still sending input (false once it closed its side; it keeps receiving output).
+    /// Still sending input (false once it closed its side).
     pub reading: bool,
+    /// Still receiving output (false once it went away or shut its side).
+    pub writing: bool,
+    /// Frames (whole ones only) the client has not taken yet.
+    pub unsent: Vec<u8>,
+}
+
+impl Client {
+    /// Sends what is queued without blocking; a write error ends the output side.
+    pub fn flush(&mut self) {
+        while self.writing && !self.unsent.is_empty() {
+            match rustix::io::write(&self.stream, &self.unsent) {
+                Ok(n) => {
+                    self.unsent.drain(..n);
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => return,
+                Err(_) => {
+                    self.writing = false;
+                    self.unsent.clear();
+                }
+            }
+        }
+    }
+
+    /// A client is kept while it still sends input (which must reach the container even
+    /// when it no longer takes output) or takes output.
+    pub fn alive(&self) -> bool {
+        self.reading || self.writing
+    }
 }
 
 /// The attach socket and its clients.
@@ -144,6 +175,8 @@ impl Attach {
             self.clients.push(Client {
                 stream: c,
                 reading: true,
+                writing: true,
+                unsent: Vec::new(),
             });
         }
     }
@@ -166,22 +199,33 @@ impl Attach {
         }
     }
 
-    /// Sends output to every client; a client that cannot keep up loses the chunk, a gone
-    /// client is dropped.
+    /// Queues output for every client as a frame `[stream+1][len u32 BE][data]`; a client
+    /// that cannot keep up loses whole chunks, never part of one.
     pub fn broadcast(&mut self, stream: usize, data: &[u8]) {
         let mut frame = Vec::with_capacity(data.len() + 5);
         frame.push(stream as u8 + 1);
         frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
         frame.extend_from_slice(data);
-        self.clients
-            .retain_mut(|c| match c.stream.write_all(&frame) {
-                Ok(()) => true,
-                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
-            });
+        for c in &mut self.clients {
+            c.flush();
+            if c.writing && c.unsent.len() + frame.len() <= MAX_UNSENT {
+                c.unsent.extend_from_slice(&frame);
+                c.flush();
+            }
+        }
+        self.clients.retain(Client::alive);
     }
 
-    /// Drops every client (the container is done).
+    /// Hands every client what is still queued (for up to a second each), then drops them:
+    /// the container is done.
     pub fn close_all(&mut self) {
+        for c in &mut self.clients {
+            if c.writing && !c.unsent.is_empty() {
+                let _ = c.stream.set_nonblocking(false);
+                let _ = c.stream.set_write_timeout(Some(Duration::from_secs(1)));
+                let _ = std::io::Write::write_all(&mut c.stream, &c.unsent);
+            }
+        }
         self.clients.clear();
     }
 }

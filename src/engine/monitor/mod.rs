@@ -200,25 +200,37 @@ fn run_once(
             .collect();
         fds.push(PollFd::new(sigfd, PollFlags::IN));
         fds.push(PollFd::new(attach.listener(), PollFlags::IN));
-        let readers: Vec<usize> = (0..attach.clients.len())
-            .filter(|i| attach.clients[*i].reading)
-            .collect();
-        for i in &readers {
-            fds.push(PollFd::new(&attach.clients[*i].stream, PollFlags::IN));
+        for c in &attach.clients {
+            let mut flags = PollFlags::empty();
+            if c.reading {
+                flags |= PollFlags::IN;
+            }
+            if c.writing && !c.unsent.is_empty() {
+                flags |= PollFlags::OUT;
+            }
+            fds.push(PollFd::new(&c.stream, flags));
         }
         let _ = rustix::event::poll(&mut fds, timeout.as_ref());
         let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+        let client_events: Vec<PollFlags> =
+            fds[pipes.len() + 2..].iter().map(|f| f.revents()).collect();
         drop(fds);
         let sig_ready = ready[pipes.len()];
         let listener_ready = ready[pipes.len() + 1];
-        let client_ready: Vec<bool> = ready[pipes.len() + 2..].to_vec();
         // Input from attach clients; a client closing its side closes a piped stdin.
-        let mut gone = Vec::new();
-        for (k, i) in readers.iter().enumerate() {
-            if !client_ready.get(k).copied().unwrap_or(false) {
+        for (i, c) in attach.clients.iter_mut().enumerate() {
+            let events = client_events.get(i).copied().unwrap_or(PollFlags::empty());
+            if events.is_empty() {
                 continue;
             }
-            let c = &mut attach.clients[*i];
+            c.flush();
+            if !c.reading {
+                // Hung up with nothing left to read: its output side is gone too.
+                if events.intersects(PollFlags::HUP | PollFlags::ERR) {
+                    c.writing = false;
+                }
+                continue;
+            }
             match rustix::io::read(&c.stream, &mut buf) {
                 Ok(0) => {
                     c.reading = false;
@@ -232,12 +244,10 @@ fn run_once(
                     }
                 }
                 Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
-                Err(_) => gone.push(*i),
+                Err(_) => c.reading = false,
             }
         }
-        for i in gone.into_iter().rev() {
-            attach.clients.remove(i);
-        }
+        attach.clients.retain(io::Client::alive);
         let mut closed = Vec::new();
         for (i, (stream, fd)) in pipes.iter().enumerate() {
             if !ready[i] {
