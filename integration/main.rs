@@ -9,3 +9,4 @@ mod image;
 mod runtime;
 mod runtime_control;
 mod runtime_isolation;
+mod volume;

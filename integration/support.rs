@@ -90,6 +90,27 @@ impl Berth {
         self.ok(&["image", "import", tar.to_str().unwrap(), name]);
     }
 
+    /// Loads an image `name` (a `repo:tag`) of the busybox layer plus `extra` layers, with
+    /// the image config `config`.
+    pub fn busybox_image_with(&self, name: &str, extra: Vec<Vec<u8>>, config: serde_json::Value) {
+        let (repo, tag) = name.rsplit_once(':').unwrap();
+        let layout = self.root.path().join(format!("layout-{repo}-{tag}"));
+        let mut layers = vec![busybox_rootfs_tar()];
+        layers.extend(extra);
+        write_oci_layout_with(&layout, &layers, tag, config);
+        let archive = self.root.path().join(format!("layout-{repo}-{tag}.tar"));
+        std::fs::write(&archive, tar_dir(&layout)).unwrap();
+        self.ok(&[
+            "image",
+            "load",
+            "-q",
+            "-i",
+            archive.to_str().unwrap(),
+            "--name",
+            repo,
+        ]);
+    }
+
     /// Runs berth and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         succeeded(args, self.run(args))
@@ -143,6 +164,8 @@ impl Drop for Berth {
             for id in String::from_utf8_lossy(&ids.stdout).lines() {
                 let _ = self.cli(&["container", "rm", "-f", id]);
             }
+            // Volumes (a tmpfs volume is a mount).
+            let _ = self.cli(&["volume", "prune", "-a"]);
         }
         for m in self.mounts.borrow().iter().rev() {
             let _ = rustix::mount::unmount(m, rustix::mount::UnmountFlags::DETACH);
@@ -251,6 +274,21 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 /// Writes an OCI image layout at `dir` with one image of `layers` (plain tars, stored
 /// gzip-compressed), tagged `tag`; returns the config digest ("sha256:...").
 pub fn write_oci_layout(dir: &Path, layers: &[Vec<u8>], tag: &str) -> String {
+    write_oci_layout_with(
+        dir,
+        layers,
+        tag,
+        serde_json::json!({"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["/bin/sh"]}),
+    )
+}
+
+/// [`write_oci_layout`] with the image's `config` (Env, Cmd, Volumes...) given.
+pub fn write_oci_layout_with(
+    dir: &Path,
+    layers: &[Vec<u8>],
+    tag: &str,
+    image_config: serde_json::Value,
+) -> String {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |data: &[u8]| -> String {
@@ -273,7 +311,7 @@ pub fn write_oci_layout(dir: &Path, layers: &[Vec<u8>], tag: &str) -> String {
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["/bin/sh"]},
+        "config": image_config,
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": layers.iter().map(|_| serde_json::json!({"created_by": "test layer"})).collect::<Vec<_>>(),
     });

@@ -6,6 +6,7 @@ mod container;
 mod image;
 mod oci;
 mod system;
+mod volume;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +79,9 @@ pub enum Command {
     Logs(container::LogsArgs),
     /// Run a command in a running container (`berth container exec`)
     Exec(container::ExecArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Boot-time restore and its systemd unit
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -218,6 +222,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Oci(cmd) => oci::run(&cli.global, &cmd),
         Command::Container(cmd) => container::run(&cli.global, &cmd),
         Command::System(cmd) => system::run(&cli.global, &cmd),
+        Command::Volume(cmd) => volume::run(&cli.global, &cmd),
         Command::Run(args) => container::run(&cli.global, &container::ContainerCommand::Run(args)),
         Command::Ps(args) => container::run(&cli.global, &container::ContainerCommand::Ps(args)),
         Command::Logs(args) => {

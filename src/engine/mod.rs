@@ -8,3 +8,4 @@ pub mod image;
 pub mod monitor;
 pub mod runtime;
 pub mod state;
+pub mod volume;

@@ -123,6 +123,15 @@ pub struct CreateArgs {
     /// tmpfs mount: DST[:OPTIONS]
     #[arg(long)]
     pub tmpfs: Vec<String>,
+    /// Bind or volume: SRC:DST[:ro|rw|nocopy|PROPAGATION], or DST for an anonymous volume
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// type=bind|volume|tmpfs,source=..,target=..[,readonly][,...] (Docker's --mount)
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount another container's volumes: CONTAINER[:ro|rw]
+    #[arg(long)]
+    pub volumes_from: Vec<String>,
     #[arg(long)]
     pub cap_add: Vec<String>,
     #[arg(long)]

@@ -4,6 +4,7 @@
 
 mod args;
 mod list;
+pub mod mounts;
 mod run;
 
 use std::collections::BTreeMap;
@@ -79,6 +80,14 @@ fn request(a: &CreateArgs) -> anyhow::Result<CreateRequest> {
         let (dst, opts) = t.split_once(':').unwrap_or((t, ""));
         h.tmpfs.insert(dst.to_string(), opts.to_string());
     }
+    for v in &a.volume {
+        h.mounts.push(mounts::volume_flag(v)?);
+        h.binds.push(v.clone());
+    }
+    for m in &a.mount {
+        h.mounts.push(mounts::mount_flag(m)?);
+    }
+    h.volumes_from = a.volumes_from.clone();
     h.cap_add = a.cap_add.clone();
     h.cap_drop = a.cap_drop.clone();
     h.privileged = a.privileged;
@@ -168,7 +177,7 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
         ContainerCommand::Rm(a) => {
             let mut failed = false;
             for c in &a.containers {
-                match e.remove(c, a.force) {
+                match e.remove(c, a.force, a.volumes) {
                     Ok(_) => writeln!(out, "{c}")?,
                     Err(err) => {
                         eprintln!("error: {err}");

@@ -24,7 +24,7 @@ pub(super) fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode>
     tracing::debug!(elapsed = ?t0.elapsed(), "started");
     if let Err(err) = started {
         if a.create.rm {
-            let _ = e.remove(&id, true);
+            let _ = e.remove(&id, true, true);
         }
         return Err(err.into());
     }
@@ -56,7 +56,7 @@ pub(super) fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode>
         );
     };
     if a.create.rm {
-        e.remove(&id, true)?;
+        e.remove(&id, true, true)?;
         tracing::debug!(elapsed = ?t0.elapsed(), "removed");
     }
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
@@ -93,7 +93,7 @@ fn run_attached(e: &Engine, a: &RunArgs, id: &str) -> anyhow::Result<ExitCode> {
         Ok((_, None)) => bail!("the container started without an attach stream"),
         Err(err) => {
             if a.create.rm {
-                let _ = e.remove(id, true);
+                let _ = e.remove(id, true, true);
             }
             return Err(err.into());
         }
@@ -103,7 +103,7 @@ fn run_attached(e: &Engine, a: &RunArgs, id: &str) -> anyhow::Result<ExitCode> {
     }
     let code = wait_code(e, id)?;
     if a.create.rm {
-        e.remove(id, true)?;
+        e.remove(id, true, true)?;
     }
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }

@@ -87,6 +87,8 @@ pub struct ContainerConfig {
     /// From the image (used once networks and volumes land): `{"80/tcp": {}}`.
     pub exposed_ports: BTreeMap<String, serde_json::Value>,
     pub volumes: BTreeMap<String, serde_json::Value>,
+    /// The mounts resolved at create (volumes named, anonymous ones made).
+    pub mount_points: Vec<super::mounts::MountPoint>,
     pub host: HostConfig,
 }
 
@@ -103,6 +105,12 @@ pub struct HostConfig {
     pub readonly_rootfs: bool,
     /// Destination -> options (`size=64m,mode=1777`).
     pub tmpfs: BTreeMap<String, String>,
+    /// `-v` as given (shown by inspect; the engine works from `mounts`).
+    pub binds: Vec<String>,
+    /// Every mount asked for: `-v` and `--mount` (and compose's volumes).
+    pub mounts: Vec<super::mounts::Mount>,
+    /// `C[:ro|rw]`.
+    pub volumes_from: Vec<String>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub privileged: bool,

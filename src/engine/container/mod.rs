@@ -13,12 +13,14 @@
 
 pub mod config;
 pub mod logs;
+pub mod mounts;
 pub mod ops;
 pub mod records;
 pub mod request;
 pub mod service;
 pub mod spec;
 pub mod view;
+pub mod volumes;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +38,8 @@ pub enum ContainerError {
     Image(#[from] StoreError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Volume(#[from] crate::engine::volume::VolumeError),
     #[error("{0}")]
     Invalid(String),
     #[error("{}: {source}", path.display())]

@@ -49,8 +49,11 @@ impl Engine {
     pub fn get(&self, key: &str) -> Result<View> {
         let v = self.peek(key)?;
         if self.auto_removable(&v) {
-            // A `--rm` container whose monitor finished is gone, as with Docker.
-            let _ = self.remove_view(&v);
+            // A `--rm` container whose monitor finished is gone, with its anonymous volumes,
+            // as with Docker.
+            if self.remove_view(&v).is_ok() {
+                self.remove_anonymous_volumes(&v);
+            }
             return Err(StateError::NotFound(key.to_string()).into());
         }
         Ok(v)
@@ -94,7 +97,9 @@ impl Engine {
         for row in self.db.all()? {
             let v = self.fold(observe(&self.paths, row));
             if self.auto_removable(&v) {
-                let _ = self.remove_view(&v);
+                if self.remove_view(&v).is_ok() {
+                    self.remove_anonymous_volumes(&v);
+                }
                 continue;
             }
             if all || v.is_running() {
@@ -137,6 +142,8 @@ impl Engine {
         if cfg.host.init {
             super::spec::find_init()?;
         }
+        let mut made = Vec::new();
+        let resolved = self.resolve_mounts(&mut cfg, &mut made);
         let row = ContainerRow {
             id: id.clone(),
             name,
@@ -153,8 +160,18 @@ impl Engine {
             record_seq: 0,
         };
         let dir = self.paths.dir(&id);
-        for d in ["upper", "work", "rootfs", "files", "bundle"] {
-            std::fs::create_dir_all(dir.join(d)).map_err(|e| ContainerError::io(&dir, e))?;
+        let prepared = resolved.and_then(|_| {
+            for d in ["upper", "work", "rootfs", "files", "bundle"] {
+                std::fs::create_dir_all(dir.join(d)).map_err(|e| ContainerError::io(&dir, e))?;
+            }
+            Ok(())
+        });
+        if let Err(e) = prepared {
+            for name in made {
+                let _ = self.volumes().remove(&name);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
         }
         let monitor = MonitorConfig {
             id: id.clone(),
@@ -175,6 +192,9 @@ impl Engine {
         let inserted = written.and_then(|_| Ok(self.db.insert(&row)?));
         if let Err(e) = inserted {
             let _ = std::fs::remove_dir_all(&dir);
+            for name in made {
+                let _ = self.volumes().remove(&name);
+            }
             return Err(e);
         }
         images.hold(&id, &image.id)?;
@@ -217,7 +237,8 @@ impl Engine {
             String::new()
         };
         std::fs::write(files.join("resolv.conf"), resolv).map_err(io)?;
-        let mut spec = super::spec::build(cfg, &v.row.id, &dir.join("rootfs"), &files)?;
+        let sources = self.mount_sources(cfg, &dir.join("rootfs"))?;
+        let mut spec = super::spec::build(cfg, &v.row.id, &dir.join("rootfs"), &files, &sources)?;
         if let (Some((rows, cols)), Some(p)) = (opts.console_size, spec.process_mut()) {
             let size: oci_spec::runtime::Box =
                 serde_json::from_value(serde_json::json!({"height": rows, "width": cols}))
@@ -407,8 +428,9 @@ impl Engine {
         Ok(())
     }
 
-    /// `rm`: removes a stopped container (`force`: kills it first).
-    pub fn remove(&self, key: &str, force: bool) -> Result<String> {
+    /// `rm`: removes a stopped container (`force`: kills it first; `volumes`: its anonymous
+    /// volumes too, unless another container uses them).
+    pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<String> {
         let v = self.peek(key)?;
         if v.is_running() {
             if !force {
@@ -427,6 +449,9 @@ impl Engine {
             )?;
         }
         self.remove_view(&v)?;
+        if volumes {
+            self.remove_anonymous_volumes(&v);
+        }
         Ok(v.row.id.clone())
     }
 

@@ -189,6 +189,7 @@ pub fn build(
     id: &str,
     rootfs: &Path,
     files: &Path,
+    sources: &std::collections::BTreeMap<String, std::path::PathBuf>,
 ) -> Result<Spec, ContainerError> {
     let mut s = serde_json::to_value(crate::engine::runtime::spec::default_spec())
         .expect("the default spec serialises");
@@ -253,15 +254,11 @@ pub fn build(
             m["options"] = json!(["nosuid", "noexec", "nodev"]);
         }
     }
-    for (name, dest) in [
-        ("hostname", "/etc/hostname"),
-        ("hosts", "/etc/hosts"),
-        ("resolv.conf", "/etc/resolv.conf"),
-    ] {
-        mounts.push(
-            json!({"destination": dest, "type": "bind", "source": files.join(name),
-                           "options": ["rbind", "rprivate"]}),
-        );
+    // The user's mounts, parents before what is mounted below them.
+    let mut own: Vec<(String, serde_json::Value)> = Vec::new();
+    for p in &cfg.mount_points {
+        let source = sources.get(&p.destination).cloned().unwrap_or_default();
+        own.push((p.destination.clone(), super::mounts::spec_mount(p, &source)));
     }
     for (dest, opts) in &cfg.host.tmpfs {
         if !dest.starts_with('/') {
@@ -275,10 +272,27 @@ pub fn build(
             "noexec".to_string(),
         ];
         options.extend(opts.split(',').filter(|o| !o.is_empty()).map(String::from));
-        mounts.push(
+        own.push((
+            dest.clone(),
             json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}),
-        );
+        ));
     }
+    for (name, dest) in [
+        ("hostname", "/etc/hostname"),
+        ("hosts", "/etc/hosts"),
+        ("resolv.conf", "/etc/resolv.conf"),
+    ] {
+        // A file the user mounts there wins over berth's.
+        if !own.iter().any(|(d, _)| d == dest) {
+            own.push((
+                dest.to_string(),
+                json!({"destination": dest, "type": "bind", "source": files.join(name),
+                       "options": ["rbind", "rprivate"]}),
+            ));
+        }
+    }
+    own.sort_by_key(|(dest, _)| Path::new(dest).components().count());
+    mounts.extend(own.into_iter().map(|(_, m)| m));
     if cfg.host.init {
         mounts.push(
             json!({"destination": INIT_PATH, "type": "bind", "source": find_init()?,
@@ -423,7 +437,7 @@ mod tests {
         cfg.host.tmpfs.insert("/run".into(), "size=1m".into());
         cfg.host.security_opt = vec!["no-new-privileges".into()];
         let id = "0123456789abcdef".repeat(4);
-        let spec = build(&cfg, &id, tmp.path(), tmp.path()).unwrap();
+        let spec = build(&cfg, &id, tmp.path(), tmp.path(), &Default::default()).unwrap();
         let v = serde_json::to_value(&spec).unwrap();
         assert_eq!(v["hostname"], "0123456789ab");
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 64 << 20);
@@ -437,11 +451,13 @@ mod tests {
             .iter()
             .any(|m| m["destination"] == "/run"));
         cfg.host.security_opt = vec!["label=user:x".into()];
-        assert!(build(&cfg, &id, tmp.path(), tmp.path()).is_err());
+        assert!(build(&cfg, &id, tmp.path(), tmp.path(), &Default::default()).is_err());
         cfg.cmd.clear();
-        assert!(build(&cfg, &id, tmp.path(), tmp.path())
-            .unwrap_err()
-            .to_string()
-            .contains("no command"));
+        assert!(
+            build(&cfg, &id, tmp.path(), tmp.path(), &Default::default())
+                .unwrap_err()
+                .to_string()
+                .contains("no command")
+        );
     }
 }

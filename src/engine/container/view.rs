@@ -173,7 +173,15 @@ pub fn inspect(paths: &Paths, v: &View) -> Value {
             .clone()
             .unwrap_or_else(|| json!({"Status": "starting", "FailingStreak": 0, "Log": []}))
     });
-    let mut mounts = Vec::new();
+    let mut mounts: Vec<Value> = cfg
+        .mount_points
+        .iter()
+        .map(|p| {
+            let data =
+                (p.typ == "volume").then(|| paths.root.join("volumes").join(&p.name).join("_data"));
+            super::mounts::inspect_entry(p, data)
+        })
+        .collect();
     for (dest, opts) in &cfg.host.tmpfs {
         mounts.push(
             json!({"Type": "tmpfs", "Source": "", "Destination": dest, "Mode": opts, "RW": true}),
@@ -211,6 +219,9 @@ pub fn inspect(paths: &Paths, v: &View) -> Value {
             "PidsLimit": cfg.host.pids_limit,
             "ReadonlyRootfs": cfg.host.readonly_rootfs,
             "Tmpfs": cfg.host.tmpfs,
+            "Binds": cfg.host.binds,
+            "Mounts": cfg.host.mounts,
+            "VolumesFrom": cfg.host.volumes_from,
             "CapAdd": cfg.host.cap_add,
             "CapDrop": cfg.host.cap_drop,
             "Privileged": cfg.host.privileged,

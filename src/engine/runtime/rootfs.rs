@@ -119,11 +119,14 @@ fn do_mount(root: &Root, m: &Mount) -> Result<(), String> {
             rustix::mount::mount_bind(&source, &target)
         };
         r.map_err(|e| err(&what, e))?;
-        let rest = flags - MountFlags::BIND;
+        let mut rest = flags - MountFlags::BIND;
         if !rest.is_empty() {
             // The first descriptor names the directory under the new mount: look it up again
             // to reach the mount itself.
             let (top, target) = mount_point(root, dest, file)?;
+            // A remount sets every flag: keep the ones the source mount has (a bind of a
+            // nosuid or read-only mount never gains suid, devices, exec or writes).
+            rest |= locked_flags(&target);
             rustix::mount::mount_remount(&target, MountFlags::BIND | rest, "")
                 .map_err(|e| err(&format!("{what} (remount)"), e))?;
             if recursive {
@@ -142,6 +145,26 @@ fn do_mount(root: &Root, m: &Mount) -> Result<(), String> {
         rustix::mount::mount_change(&target, propagation).map_err(|e| err(&what, e))?;
     }
     Ok(())
+}
+
+/// The nosuid/nodev/noexec/ro flags of the mount at `path`.
+fn locked_flags(path: &Path) -> MountFlags {
+    use rustix::fs::StatVfsMountFlags as F;
+    let Ok(st) = rustix::fs::statvfs(path) else {
+        return MountFlags::empty();
+    };
+    let mut out = MountFlags::empty();
+    for (have, keep) in [
+        (F::RDONLY, MountFlags::RDONLY),
+        (F::NOSUID, MountFlags::NOSUID),
+        (F::NODEV, MountFlags::NODEV),
+        (F::NOEXEC, MountFlags::NOEXEC),
+    ] {
+        if st.f_flag.contains(have) {
+            out |= keep;
+        }
+    }
+    out
 }
 
 /// Destinations the runtime owns: a symlink there in the image is replaced by a directory,

@@ -10,6 +10,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use thiserror::Error;
 
+mod volumes;
+pub use volumes::VolumeRow;
+
 #[derive(Debug, Error)]
 pub enum StateError {
     #[error("state database {}: {source}", path.display())]
@@ -41,7 +44,8 @@ pub enum StateError {
 type Result<T> = std::result::Result<T, StateError>;
 
 /// Schema migrations, in order: migration N brings the schema to version N + 1.
-const MIGRATIONS: &[&str] = &["CREATE TABLE containers (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE containers (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         image TEXT NOT NULL,
@@ -55,7 +59,15 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE containers (
         finished_at TEXT,
         restart_count INTEGER NOT NULL DEFAULT 0,
         record_seq INTEGER NOT NULL DEFAULT 0
-    );"];
+    );",
+    "CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        created TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        options TEXT NOT NULL DEFAULT '{}',
+        anonymous INTEGER NOT NULL DEFAULT 0
+    );",
+];
 
 /// One container as the database holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +138,7 @@ impl Db {
         Ok(db)
     }
 
-    fn err(&self, source: rusqlite::Error) -> StateError {
+    pub(crate) fn err(&self, source: rusqlite::Error) -> StateError {
         StateError::Sqlite {
             path: self.path.clone(),
             source,
