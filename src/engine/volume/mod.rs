@@ -299,6 +299,15 @@ impl<'a> Volumes<'a> {
         if marker.exists() {
             return Ok(false);
         }
+        // Two containers starting at once: one fills, the other waits and finds it filled.
+        let lock_path = self.dir.join(&v.name).join("lock");
+        let lock =
+            std::fs::File::create(&lock_path).map_err(|e| self.io(&v.name, &lock_path, e))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| self.io(&v.name, &lock_path, e.into()))?;
+        if marker.exists() {
+            return Ok(false);
+        }
         let copied =
             copy::copy_up(rootfs, dest, source).map_err(|message| VolumeError::CopyUp {
                 name: v.name.clone(),
