@@ -23,7 +23,7 @@ fn leftovers(b: &Berth) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
-        .filter(|l| l.contains(&root))
+        .filter(|l| l.contains(&root) && !l.contains(&format!("{root}/netns ")))
         .map(String::from)
         .collect();
     for p in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -93,22 +93,18 @@ fn a_detached_container_outlives_its_cli_and_keeps_logging() {
     let b = Berth::new();
     b.busybox_image("bb:1");
     // A foreground `run` in its own process group, killed with SIGKILL as a whole.
-    let mut cli = std::process::Command::new(tool("unshare", "util-linux"));
-    cli.arg("--net")
-        .arg(env!("CARGO_BIN_EXE_berth"))
-        .arg("--root")
-        .arg(b.path().join("state"))
-        .args([
-            "run",
-            "--name",
-            "ticker",
-            "bb:1",
-            "sh",
-            "-c",
-            "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    let mut cli = b.berth_cmd();
+    cli.args([
+        "run",
+        "--name",
+        "ticker",
+        "bb:1",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
     std::os::unix::process::CommandExt::process_group(&mut cli, 0);
     let mut child = cli.spawn().unwrap();
     wait_until("ticker running", || {
@@ -498,6 +494,11 @@ fn simulate_reboot(b: &Berth) {
             state.join("containers").join(&id).join("rootfs"),
             rustix::mount::UnmountFlags::DETACH,
         );
+        // The container's network namespace (its veth goes with it).
+        let _ = rustix::mount::unmount(
+            entry.path().join("netns"),
+            rustix::mount::UnmountFlags::DETACH,
+        );
         for c in [
             "memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "unified",
             "systemd", "",
@@ -511,6 +512,12 @@ fn simulate_reboot(b: &Berth) {
         }
     }
     std::fs::remove_dir_all(state.join("run")).unwrap();
+    // Bridges and berth's nft table do not survive a reboot either.
+    let _ = b.in_netns("ip").args(["link", "del", "berth0"]).status();
+    let _ = b
+        .in_netns("nft")
+        .args(["delete", "table", "ip", "berth"])
+        .status();
 }
 
 #[test]
@@ -627,7 +634,8 @@ fn on_a_terminal(
 ) -> std::process::Output {
     use std::io::Write;
     let cmd = format!(
-        "stty rows 30 cols 100; exec unshare --net {} --root {} {args}",
+        "stty rows 30 cols 100; exec nsenter --net={} {} --root {} {args}",
+        b.netns().display(),
         env!("CARGO_BIN_EXE_berth"),
         b.path().join("state").display()
     );
@@ -656,11 +664,8 @@ fn interactive_and_terminal_runs_attach_and_detach() {
     let b = Berth::new();
     b.busybox_image("bb:1");
     // -i: our stdin reaches the container, its end closes the container's stdin.
-    let mut child = std::process::Command::new(tool("unshare", "util-linux"))
-        .arg("--net")
-        .arg(env!("CARGO_BIN_EXE_berth"))
-        .arg("--root")
-        .arg(b.path().join("state"))
+    let mut child = b
+        .berth_cmd()
         .args([
             "run",
             "--rm",
@@ -783,9 +788,7 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_berth"), &installed).unwrap();
     let run = |args: &[&str]| {
-        std::process::Command::new(tool("unshare", "util-linux"))
-            .arg("--net")
-            .arg(&installed)
+        b.in_netns(&installed)
             .arg("--root")
             .arg(b.path().join("state"))
             .args(args)

@@ -6,6 +6,7 @@ mod support;
 
 mod container;
 mod image;
+mod network;
 mod runtime;
 mod runtime_control;
 mod runtime_isolation;

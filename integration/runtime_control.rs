@@ -118,11 +118,24 @@ fn pause_freezes_and_resume_thaws() {
         stderr(&out)
     );
     assert!(b.oci(&["start", "c1"]).status.success());
+    let st: serde_json::Value = serde_json::from_slice(&b.oci(&["state", "c1"]).stdout).unwrap();
+    let pid = st["pid"].as_i64().unwrap();
+    // Pause only once the shell has its TERM trap (a signal before it is ignored by PID 1).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let caught = || {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|m| m & (1 << (libc::SIGTERM - 1)) != 0)
+    };
+    while !caught() {
+        assert!(Instant::now() < deadline, "the shell never trapped TERM");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let out = b.oci(&["pause", "c1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(status(&b, "c1"), "paused");
-    let st: serde_json::Value = serde_json::from_slice(&b.oci(&["state", "c1"]).stdout).unwrap();
-    let pid = st["pid"].as_i64().unwrap();
     // A frozen process handles no signal until it is thawed.
     assert!(b.oci(&["kill", "c1", "TERM"]).status.success());
     std::thread::sleep(Duration::from_millis(100));

@@ -37,6 +37,9 @@ pub fn tool(name: &str, package: &str) -> PathBuf {
 pub struct Berth {
     pub root: tempfile::TempDir,
     mounts: std::cell::RefCell<Vec<PathBuf>>,
+    /// The test's own network namespace (made on first use), where every engine command
+    /// runs: bridges, veths and nft rules never touch the host's network.
+    netns: std::cell::OnceCell<PathBuf>,
 }
 
 impl Berth {
@@ -47,7 +50,44 @@ impl Berth {
                 .tempdir()
                 .unwrap(),
             mounts: Default::default(),
+            netns: Default::default(),
         }
+    }
+
+    /// The test's network namespace file (`unshare --net=FILE`), `lo` up in it.
+    pub fn netns(&self) -> &Path {
+        self.netns.get_or_init(|| {
+            let file = self.root.path().join("netns");
+            std::fs::write(&file, b"").unwrap();
+            let made = Command::new(tool("unshare", "util-linux"))
+                .arg(format!("--net={}", file.display()))
+                .arg("true")
+                .status()
+                .unwrap();
+            assert!(made.success(), "unshare --net={}", file.display());
+            let lo = Command::new(tool("nsenter", "util-linux"))
+                .arg(format!("--net={}", file.display()))
+                .args(["ip", "link", "set", "lo", "up"])
+                .status()
+                .unwrap();
+            assert!(lo.success(), "lo up in the test's namespace");
+            file
+        })
+    }
+
+    /// `nsenter --net=NETNS PROGRAM`: a command in the test's network namespace.
+    pub fn in_netns(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(tool("nsenter", "util-linux"));
+        c.arg(format!("--net={}", self.netns().display()))
+            .arg(program);
+        c
+    }
+
+    /// `berth --root ROOT` in the test's network namespace (arguments to add).
+    pub fn berth_cmd(&self) -> Command {
+        let mut c = self.in_netns(env!("CARGO_BIN_EXE_berth"));
+        c.arg("--root").arg(self.root.path().join("state"));
+        c
     }
 
     pub fn path(&self) -> &Path {
@@ -64,14 +104,10 @@ impl Berth {
             .expect("run berth")
     }
 
-    /// Runs `unshare --net berth --root ROOT ARGS...`: engine commands in a private network
-    /// namespace of the test's own (monitors started there stay in it).
+    /// Runs `berth --root ROOT ARGS...` in the test's network namespace (monitors started
+    /// there stay in it).
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(tool("unshare", "util-linux"))
-            .arg("--net")
-            .arg(env!("CARGO_BIN_EXE_berth"))
-            .arg("--root")
-            .arg(self.root.path().join("state"))
+        self.berth_cmd()
             .args(args)
             .stdin(std::process::Stdio::null())
             .output()
@@ -169,6 +205,10 @@ impl Drop for Berth {
         }
         for m in self.mounts.borrow().iter().rev() {
             let _ = rustix::mount::unmount(m, rustix::mount::UnmountFlags::DETACH);
+        }
+        // The namespace ends with its last user (bridges, veths and nft rules with it).
+        if let Some(ns) = self.netns.get() {
+            let _ = rustix::mount::unmount(ns, rustix::mount::UnmountFlags::DETACH);
         }
     }
 }

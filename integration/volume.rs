@@ -21,7 +21,7 @@ fn mounts_of(b: &Berth) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
-        .filter(|l| l.contains(&root))
+        .filter(|l| l.contains(&root) && !l.contains(&format!("{root}/netns ")))
         .map(String::from)
         .collect()
 }

@@ -4,6 +4,7 @@ mod attach;
 mod config;
 mod container;
 mod image;
+mod network;
 mod oci;
 mod system;
 mod volume;
@@ -79,6 +80,9 @@ pub enum Command {
     Logs(container::LogsArgs),
     /// Run a command in a running container (`berth container exec`)
     Exec(container::ExecArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
@@ -223,6 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Container(cmd) => container::run(&cli.global, &cmd),
         Command::System(cmd) => system::run(&cli.global, &cmd),
         Command::Volume(cmd) => volume::run(&cli.global, &cmd),
+        Command::Network(cmd) => network::run(&cli.global, &cmd),
         Command::Run(args) => container::run(&cli.global, &container::ContainerCommand::Run(args)),
         Command::Ps(args) => container::run(&cli.global, &container::ContainerCommand::Ps(args)),
         Command::Logs(args) => {

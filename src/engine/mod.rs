@@ -6,6 +6,7 @@
 pub mod container;
 pub mod image;
 pub mod monitor;
+pub mod network;
 pub mod runtime;
 pub mod state;
 pub mod volume;

@@ -175,9 +175,21 @@ pub struct CreateArgs {
     pub health_timeout: String,
     #[arg(long, default_value = "0s")]
     pub health_start_period: String,
-    /// none or host (bridged networks are not available yet)
-    #[arg(long, default_value = "none")]
+    /// A network's name (default: berth0), none, host, or container:NAME
+    #[arg(long, visible_alias = "net", default_value = "")]
     pub network: String,
+    /// Another name for the container on its network
+    #[arg(long, visible_alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// A static IPv4 address on the network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// NAME:IP in /etc/hosts (IP may be host-gateway)
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// A DNS server for the container
+    #[arg(long)]
+    pub dns: Vec<String>,
     /// Keep stdin open
     #[arg(short, long)]
     pub interactive: bool,

@@ -108,6 +108,29 @@ fn request(a: &CreateArgs) -> anyhow::Result<CreateRequest> {
     }
     h.auto_remove = a.rm;
     h.network_mode = a.network.clone();
+    h.extra_hosts = a.add_host.clone();
+    h.dns = a.dns.clone();
+    if !a.network_alias.is_empty() || a.ip.is_some() {
+        let bridged = crate::engine::container::network::is_bridged(&a.network);
+        if !bridged {
+            bail!(
+                "--network-alias and --ip need a bridged network, not --network {}",
+                a.network
+            );
+        }
+        let key = if a.network.is_empty() {
+            "berth0"
+        } else {
+            a.network.as_str()
+        };
+        c.networks.insert(
+            key.to_string(),
+            crate::engine::container::network::EndpointConfig {
+                aliases: a.network_alias.clone(),
+                ipv4_address: a.ip.clone().unwrap_or_default(),
+            },
+        );
+    }
     if let Some(cmd) = &a.health_cmd {
         let d = |s: &str| parse_duration(s).map_err(anyhow::Error::msg);
         c.health = Some(Health {
@@ -198,7 +221,13 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
             let views: Vec<serde_json::Value> = a
                 .containers
                 .iter()
-                .map(|c| e.get(c).map(|v| view::inspect(&e.paths, &v)))
+                .map(|c| {
+                    e.get(c).map(|v| {
+                        let mut j = view::inspect(&e.paths, &v);
+                        j["NetworkSettings"] = e.network_settings(&v);
+                        j
+                    })
+                })
                 .collect::<Result<_, _>>()?;
             writeln!(out, "{}", serde_json::to_string_pretty(&views)?)?;
         }

@@ -89,6 +89,8 @@ pub struct ContainerConfig {
     pub volumes: BTreeMap<String, serde_json::Value>,
     /// The mounts resolved at create (volumes named, anonymous ones made).
     pub mount_points: Vec<super::mounts::MountPoint>,
+    /// Settings per network (aliases, a static address).
+    pub networks: BTreeMap<String, super::network::EndpointConfig>,
     pub host: HostConfig,
 }
 
@@ -123,8 +125,12 @@ pub struct HostConfig {
     pub security_opt: Vec<String>,
     pub restart_policy: RestartPolicy,
     pub auto_remove: bool,
-    /// `none` or `host` (bridged networks arrive with the network work).
+    /// A network's name, `none`, `host` or `container:ID`.
     pub network_mode: String,
+    /// `--add-host NAME:IP` (IP may be `host-gateway`).
+    pub extra_hosts: Vec<String>,
+    /// `--dns IP`: the container's resolvers.
+    pub dns: Vec<String>,
 }
 
 /// `64m`, `1g`, `512k`, `100` (bytes): Docker's size syntax.

@@ -14,6 +14,7 @@
 pub mod config;
 pub mod logs;
 pub mod mounts;
+pub mod network;
 pub mod ops;
 pub mod records;
 pub mod request;
@@ -40,6 +41,8 @@ pub enum ContainerError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Volume(#[from] crate::engine::volume::VolumeError),
+    #[error(transparent)]
+    Network(#[from] crate::engine::network::NetworkError),
     #[error("{0}")]
     Invalid(String),
     #[error("{}: {source}", path.display())]

@@ -130,20 +130,13 @@ impl Engine {
                 req.image
             )));
         }
-        if !matches!(cfg.host.network_mode.as_str(), "" | "none" | "host") {
-            return Err(ContainerError::Invalid(format!(
-                "--network {}: only none and host are available until bridged networks land",
-                cfg.host.network_mode
-            )));
-        }
-        if cfg.host.network_mode.is_empty() {
-            cfg.host.network_mode = "none".into();
-        }
         if cfg.host.init {
             super::spec::find_init()?;
         }
         let mut made = Vec::new();
-        let resolved = self.resolve_mounts(&mut cfg, &mut made);
+        let resolved = self
+            .resolve_network(&id, &mut cfg)
+            .and_then(|_| self.resolve_mounts(&mut cfg, &mut made));
         let row = ContainerRow {
             id: id.clone(),
             name,
@@ -167,6 +160,7 @@ impl Engine {
             Ok(())
         });
         if let Err(e) = prepared {
+            let _ = self.db.endpoint_remove(&id, None);
             for name in made {
                 let _ = self.volumes().remove(&name);
             }
@@ -192,6 +186,7 @@ impl Engine {
         let inserted = written.and_then(|_| Ok(self.db.insert(&row)?));
         if let Err(e) = inserted {
             let _ = std::fs::remove_dir_all(&dir);
+            let _ = self.db.endpoint_remove(&id, None);
             for name in made {
                 let _ = self.volumes().remove(&name);
             }
@@ -227,18 +222,21 @@ impl Engine {
         let files = dir.join("files");
         let io = |e| ContainerError::io(&files, e);
         std::fs::write(files.join("hostname"), format!("{hostname}\n")).map_err(io)?;
-        let hosts = format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
-        );
+        let (hosts, resolv) = self.network_files(v, cfg, &hostname)?;
         std::fs::write(files.join("hosts"), hosts).map_err(io)?;
-        let resolv = if cfg.host.network_mode == "host" {
-            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
-        } else {
-            String::new()
-        };
         std::fs::write(files.join("resolv.conf"), resolv).map_err(io)?;
+        let netns = self.prepare_network(v, cfg)?;
         let sources = self.mount_sources(cfg, &dir.join("rootfs"))?;
         let mut spec = super::spec::build(cfg, &v.row.id, &dir.join("rootfs"), &files, &sources)?;
+        if let (Some(path), Some(linux)) = (netns, spec.linux_mut()) {
+            if let Some(nss) = linux.namespaces_mut() {
+                for ns in nss.iter_mut() {
+                    if ns.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+                        ns.set_path(Some(path.clone()));
+                    }
+                }
+            }
+        }
         if let (Some((rows, cols)), Some(p)) = (opts.console_size, spec.process_mut()) {
             let size: oci_spec::runtime::Box =
                 serde_json::from_value(serde_json::json!({"height": rows, "width": cols}))
@@ -459,6 +457,8 @@ impl Engine {
         let id = &v.row.id;
         let _ = crate::engine::runtime::delete(&self.paths.runtime_root(), id, true);
         crate::engine::monitor::unmount_rootfs(&self.paths, id);
+        self.teardown_network(id);
+        self.db.endpoint_remove(id, None)?;
         let dir = self.paths.dir(id);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| ContainerError::io(&dir, e))?;

@@ -10,7 +10,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use thiserror::Error;
 
+mod networks;
 mod volumes;
+pub use networks::{EndpointRow, NetworkRow};
 pub use volumes::VolumeRow;
 
 #[derive(Debug, Error)]
@@ -67,6 +69,7 @@ const MIGRATIONS: &[&str] = &[
         options TEXT NOT NULL DEFAULT '{}',
         anonymous INTEGER NOT NULL DEFAULT 0
     );",
+    networks::MIGRATION,
 ];
 
 /// One container as the database holds it.

@@ -1,0 +1,226 @@
+//! Bridged networks on real containers, inside the test's own network namespace: traffic goes
+//! only between the test's containers (and the namespace's loopback).
+
+use crate::support::*;
+
+fn inspect(b: &Berth, kind: &str, name: &str) -> serde_json::Value {
+    let out = b.cli_ok(&[kind, "inspect", name]);
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()[0].clone()
+}
+
+/// `ip -o link` names in the test's namespace.
+fn links(b: &Berth) -> Vec<String> {
+    let out = b.in_netns("ip").args(["-o", "link"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect()
+}
+
+fn ruleset(b: &Berth) -> String {
+    let out = b
+        .in_netns("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ip_on(b: &Berth, container: &str, network: &str) -> String {
+    inspect(b, "container", container)["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn containers_on_a_network_reach_each_other_and_no_one_else_does() {
+    if !root_or_skip("containers_on_a_network_reach_each_other_and_no_one_else_does") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    b.cli_ok(&["network", "create", "--label", "tier=front", "front"]);
+    let n = inspect(&b, "network", "front");
+    assert_eq!(n["IPAM"]["Config"][0]["Subnet"], "172.18.0.0/24", "{n}");
+    assert_eq!(n["Labels"]["tier"], "front");
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "front",
+        "bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/var/www",
+    ]);
+    let v = inspect(&b, "container", "web");
+    let net = &v["NetworkSettings"]["Networks"]["front"];
+    let ip = net["IPAddress"].as_str().unwrap().to_string();
+    assert_eq!(ip, "172.18.0.2");
+    assert_eq!(net["Gateway"], "172.18.0.1");
+    assert_eq!(net["MacAddress"], "02:42:ac:12:00:02");
+    assert_eq!(v["HostConfig"]["NetworkMode"], "front");
+    // Debian's busybox wget crashes with -T: `timeout` bounds it instead, under a shell (as
+    // PID 1, wget would ignore timeout's SIGTERM; `; exit` keeps sh from exec-ing it).
+    let fetch = |secs: u32| format!("timeout {secs} wget -q -O- http://{ip}/; exit $?");
+    // Busybox httpd may take a moment to listen: poll with a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = b.cli(&[
+            "run",
+            "--rm",
+            "--network",
+            "front",
+            "bb:1",
+            "sh",
+            "-c",
+            &fetch(5),
+        ]);
+        if out.status.success() {
+            assert_eq!(stdout(&out), "hello from busybox\n");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", stderr(&out));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The container's own name and address are in its /etc/hosts.
+    let hosts = b.cli_ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains(&format!("{ip}\t")) && hosts.contains(" web"),
+        "{hosts}"
+    );
+    // Another network and the default one cannot reach it.
+    b.cli_ok(&["network", "create", "back"]);
+    assert_eq!(
+        inspect(&b, "network", "back")["IPAM"]["Config"][0]["Subnet"],
+        "172.18.1.0/24"
+    );
+    for network in ["back", "berth0"] {
+        let out = b.cli(&[
+            "run",
+            "--rm",
+            "--network",
+            network,
+            "bb:1",
+            "sh",
+            "-c",
+            &fetch(2),
+        ]);
+        assert!(
+            !out.status.success(),
+            "reached from {network}: {}",
+            stdout(&out)
+        );
+    }
+    // A static address is honoured, and refused when taken or outside the subnet.
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fixed",
+        "--network",
+        "front",
+        "--ip",
+        "172.18.0.50",
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(ip_on(&b, "fixed", "front"), "172.18.0.50");
+    for (ip, why) in [
+        ("172.18.0.50", "already in use"),
+        ("10.0.0.5", "not a free host address"),
+    ] {
+        let out = b.cli(&[
+            "run",
+            "-d",
+            "--network",
+            "front",
+            "--ip",
+            ip,
+            "bb:1",
+            "true",
+        ]);
+        assert!(stderr(&out).contains(why), "{ip}: {}", stderr(&out));
+    }
+    // A network in use cannot be removed; the error names its containers.
+    let out = b.cli(&["network", "rm", "front"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("fixed") && stderr(&out).contains("web"),
+        "{}",
+        stderr(&out)
+    );
+    // Removing everything leaves nothing of berth's in the namespace.
+    b.cli_ok(&["container", "rm", "-f", "web", "fixed"]);
+    // (Container veths are `bth` + 12 characters; bridges of user networks `bth-`...)
+    assert!(
+        !links(&b)
+            .iter()
+            .any(|l| l.starts_with("bth") && !l.starts_with("bth-")),
+        "{:?}",
+        links(&b)
+    );
+    b.cli_ok(&["network", "rm", "front", "back", "berth0"]);
+    assert_eq!(links(&b), vec!["lo"]);
+    assert!(!ruleset(&b).contains("berth"), "{}", ruleset(&b));
+    assert!(b.cli_ok(&["network", "ls", "-q"]).is_empty());
+}
+
+#[test]
+fn an_internal_network_has_no_way_out() {
+    if !root_or_skip("an_internal_network_has_no_way_out") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    b.cli_ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.99.0.0/24",
+        "sealed",
+    ]);
+    // Only the subnet's own route: no default route (destination 00000000).
+    let routes = b.cli_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "sealed",
+        "bb:1",
+        "cat",
+        "/proc/net/route",
+    ]);
+    let dests: Vec<&str> = routes
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(dests, vec!["0000630A"], "{routes}");
+    // A bridged container has its default route through the gateway.
+    let routes = b.cli_ok(&["run", "--rm", "bb:1", "cat", "/proc/net/route"]);
+    assert!(
+        routes
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("00000000")),
+        "{routes}"
+    );
+    // The firewall drops what leaves the internal bridge and masquerades only berth0.
+    let rules = ruleset(&b);
+    assert!(rules.contains("table ip berth"), "{rules}");
+    assert_eq!(rules.matches("masquerade").count(), 1, "{rules}");
+    let bad = b.cli(&["network", "create", "--subnet", "10.99.0.128/25", "overlap"]);
+    assert!(stderr(&bad).contains("overlaps"), "{}", stderr(&bad));
+    let bad = b.cli(&["network", "create", "sealed"]);
+    assert!(stderr(&bad).contains("already exists"), "{}", stderr(&bad));
+    b.cli_ok(&["network", "prune"]);
+    assert_eq!(b.cli_ok(&["network", "ls", "-q"]), "berth0\n");
+}

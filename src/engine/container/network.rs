@@ -1,0 +1,332 @@
+//! The container service's side of networks: the network a container is created on (its
+//! address allocated and recorded), its network namespace made and wired before it starts,
+//! /etc/hosts and resolv.conf, `inspect`'s NetworkSettings, and teardown at removal.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::config::ContainerConfig;
+use super::service::Engine;
+use super::view::View;
+use super::{ContainerError, Result};
+use crate::engine::network::{self, ipam, Attachment, Networks, DEFAULT_NETWORK};
+use crate::engine::state::EndpointRow;
+
+/// Per network settings asked at create (Docker's EndpointSettings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointConfig {
+    pub aliases: Vec<String>,
+    /// A static address (`--ip`).
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+}
+
+/// Whether a network mode is a bridged network (not none, host, or container:X).
+pub fn is_bridged(mode: &str) -> bool {
+    !matches!(mode, "none" | "host") && !mode.starts_with("container:")
+}
+
+fn invalid(msg: String) -> ContainerError {
+    ContainerError::Invalid(msg)
+}
+
+impl Engine {
+    pub fn networks(&self) -> Networks<'_> {
+        Networks::new(&self.paths.root, &self.db)
+    }
+
+    /// At create: the network mode made definite (the default network when none is named)
+    /// and, on a bridged network, the container's address allocated.
+    pub(crate) fn resolve_network(&self, id: &str, cfg: &mut ContainerConfig) -> Result<()> {
+        if cfg.host.network_mode.is_empty() || cfg.host.network_mode == "bridge" {
+            cfg.host.network_mode = DEFAULT_NETWORK.into();
+        }
+        let mode = cfg.host.network_mode.clone();
+        if let Some(other) = mode.strip_prefix("container:") {
+            let v = self.peek(other)?;
+            cfg.host.network_mode = format!("container:{}", v.row.id);
+            return Ok(());
+        }
+        if !is_bridged(&mode) {
+            return Ok(());
+        }
+        let nets = self.networks();
+        let net = if mode == DEFAULT_NETWORK {
+            nets.default_network()?
+        } else {
+            nets.get(&mode)?
+        };
+        cfg.host.network_mode = net.name.clone();
+        let settings = cfg.networks.remove(&mode).unwrap_or_default();
+        let wanted: Option<Ipv4Addr> = match settings.ipv4_address.as_str() {
+            "" => None,
+            s => Some(
+                s.parse()
+                    .map_err(|_| invalid(format!("--ip {s}: not an IPv4 address")))?,
+            ),
+        };
+        let aliases = serde_json::to_string(&settings.aliases).expect("aliases serialise");
+        let subnet = net.subnet;
+        let gateway = net.gateway;
+        let mut db = crate::engine::state::Db::open(&self.paths.root)?;
+        let picked = db.endpoint_allocate(id, &net.name, &aliases, |used| {
+            let used: Vec<Ipv4Addr> = used.iter().filter_map(|u| u.parse().ok()).collect();
+            let ip = match wanted {
+                Some(ip) => {
+                    if !subnet.contains(ip)
+                        || ip == subnet.addr
+                        || ip == subnet.broadcast()
+                        || ip == gateway
+                    {
+                        return Err(format!(
+                            "--ip {ip} is not a free host address of network {} ({subnet}, gateway {gateway})",
+                            net.name
+                        ));
+                    }
+                    if used.contains(&ip) {
+                        return Err(format!(
+                            "--ip {ip} is already in use on network {}",
+                            net.name
+                        ));
+                    }
+                    ip
+                }
+                None => ipam::pick_address(&subnet, gateway, &used).ok_or_else(|| {
+                    format!("network {}: no free address left in {subnet}", net.name)
+                })?,
+            };
+            Ok((ip.to_string(), ipam::mac_text(ipam::mac_of(ip))))
+        })?;
+        picked.map_err(invalid)?;
+        cfg.networks.insert(net.name.clone(), settings);
+        Ok(())
+    }
+
+    /// The container's network namespace file (bridged networks).
+    pub(crate) fn netns_path(&self, id: &str) -> PathBuf {
+        self.paths.run_dir(id).join("netns")
+    }
+
+    /// At start: the namespace the container joins, made and wired when it is not in place
+    /// (first start, or after a reboot); `None` for a new empty one (`none`), and the host's
+    /// for `host` (handled by the spec).
+    pub(crate) fn prepare_network(
+        &self,
+        v: &View,
+        cfg: &ContainerConfig,
+    ) -> Result<Option<PathBuf>> {
+        let mode = cfg.host.network_mode.as_str();
+        if let Some(other) = mode.strip_prefix("container:") {
+            let o = self.peek(other)?;
+            if !o.is_running() {
+                return Err(ContainerError::Failed {
+                    name: v.row.name.clone(),
+                    message: format!(
+                        "its network comes from container {}, which is not running",
+                        o.row.name
+                    ),
+                });
+            }
+            let path = self.netns_path(&o.row.id);
+            if network::netns::exists(&path) {
+                return Ok(Some(path));
+            }
+            return Ok(Some(PathBuf::from(format!("/proc/{}/ns/net", o.pid))));
+        }
+        if !is_bridged(mode) {
+            return Ok(None);
+        }
+        let path = self.netns_path(&v.row.id);
+        if network::netns::exists(&path) {
+            return Ok(Some(path));
+        }
+        let nets = self.networks();
+        let eps = self.db.endpoints(Some(&v.row.id), None)?;
+        let io = |e| ContainerError::io(&path, e);
+        network::netns::create(&path).map_err(io)?;
+        for (i, ep) in eps.iter().enumerate() {
+            let net = nets.get(&ep.network)?;
+            let ip: Ipv4Addr = ep
+                .ip
+                .parse()
+                .map_err(|_| invalid(format!("bad address {}", ep.ip)))?;
+            let a = Attachment {
+                network: net,
+                ip,
+                mac: ipam::mac_of(ip),
+                interface: format!("eth{i}"),
+                host_interface: host_interface(&v.row.id, i),
+            };
+            if let Err(e) = network::attach(&nets, &path, &a, i == 0) {
+                self.teardown_network(&v.row.id);
+                return Err(e.into());
+            }
+        }
+        Ok(Some(path))
+    }
+
+    /// Removes the container's veths and namespace (best effort; gone is fine).
+    pub(crate) fn teardown_network(&self, id: &str) {
+        for i in 0..4 {
+            if let Err(e) = network::detach(&host_interface(id, i)) {
+                tracing::warn!("removing the veth of {id}: {e}");
+            }
+        }
+        network::netns::remove(&self.netns_path(id));
+    }
+
+    /// /etc/hosts and resolv.conf for a container on its networks.
+    pub(crate) fn network_files(
+        &self,
+        v: &View,
+        cfg: &ContainerConfig,
+        hostname: &str,
+    ) -> Result<(String, String)> {
+        let mut hosts =
+            String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        let eps = self.db.endpoints(Some(&v.row.id), None)?;
+        match eps.first() {
+            Some(ep) => hosts.push_str(&format!("{}\t{hostname} {}\n", ep.ip, v.row.name)),
+            None => hosts.push_str(&format!("127.0.1.1\t{hostname}\n")),
+        }
+        for h in &cfg.host.extra_hosts {
+            let (name, ip) = h
+                .split_once(':')
+                .or_else(|| h.split_once('='))
+                .ok_or_else(|| invalid(format!("--add-host {h}: use NAME:IP")))?;
+            let ip = if ip == "host-gateway" {
+                match eps.first() {
+                    Some(ep) => self.networks().get(&ep.network)?.gateway.to_string(),
+                    None => "127.0.0.1".to_string(),
+                }
+            } else {
+                ip.to_string()
+            };
+            hosts.push_str(&format!("{ip}\t{name}\n"));
+        }
+        let resolv = if !cfg.host.dns.is_empty() {
+            cfg.host
+                .dns
+                .iter()
+                .map(|d| format!("nameserver {d}\n"))
+                .collect()
+        } else if cfg.host.network_mode == "host" {
+            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        } else if eps.is_empty() {
+            String::new()
+        } else {
+            // The host's resolvers, without the loopback ones a container cannot reach.
+            std::fs::read_to_string("/etc/resolv.conf")
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| {
+                    !(l.trim_start().starts_with("nameserver")
+                        && (l.contains(" 127.") || l.contains(" ::1")))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        Ok((hosts, resolv))
+    }
+
+    /// `inspect`'s NetworkSettings.
+    pub fn network_settings(&self, v: &View) -> serde_json::Value {
+        let eps: Vec<EndpointRow> = self.db.endpoints(Some(&v.row.id), None).unwrap_or_default();
+        let nets = self.networks();
+        let mut per = serde_json::Map::new();
+        let mut first = json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "IPPrefixLen": 0});
+        for (i, ep) in eps.iter().enumerate() {
+            let Ok(n) = nets.get(&ep.network) else {
+                continue;
+            };
+            let aliases: Vec<String> = serde_json::from_str(&ep.aliases).unwrap_or_default();
+            let entry = json!({
+                "NetworkID": n.id,
+                "IPAddress": ep.ip,
+                "IPPrefixLen": n.subnet.prefix,
+                "Gateway": n.gateway.to_string(),
+                "MacAddress": ep.mac,
+                "Aliases": aliases,
+            });
+            if i == 0 {
+                first = json!({"IPAddress": ep.ip, "Gateway": n.gateway.to_string(),
+                               "MacAddress": ep.mac, "IPPrefixLen": n.subnet.prefix});
+            }
+            per.insert(n.name.clone(), entry);
+        }
+        let mut out = json!({
+            "Networks": per,
+            "Ports": {},
+            "SandboxKey": if eps.is_empty() { String::new() } else { self.netns_path(&v.row.id).display().to_string() },
+        });
+        for (k, val) in first.as_object().expect("an object") {
+            out[k] = val.clone();
+        }
+        out
+    }
+}
+
+/// The host side of a container's `i`th veth: `bth` and 12 characters, unique per container.
+pub fn host_interface(id: &str, i: usize) -> String {
+    if i == 0 {
+        format!("bth{}", &id[..12])
+    } else {
+        format!("bth{}{i}", &id[..11])
+    }
+}
+
+impl Engine {
+    /// Names of the containers connected to a network.
+    fn network_users(&self, network: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for ep in self.db.endpoints(None, Some(network))? {
+            let name = self
+                .db
+                .resolve(&ep.container)
+                .map(|r| r.name)
+                .unwrap_or_else(|_| ep.container[..12.min(ep.container.len())].to_string());
+            out.push(name);
+        }
+        Ok(out)
+    }
+
+    /// `network rm`: refused while containers are connected (the error names them).
+    pub fn network_remove(&self, key: &str) -> Result<String> {
+        let nets = self.networks();
+        let n = nets.get(key)?;
+        let users = self.network_users(&n.name)?;
+        nets.remove(&n.name, users)?;
+        Ok(n.name)
+    }
+
+    /// `network prune`: removes the networks no container uses (the default one stays).
+    pub fn network_prune(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for n in self.networks().list()? {
+            if n.name != DEFAULT_NETWORK && self.network_users(&n.name)?.is_empty() {
+                self.networks().remove(&n.name, Vec::new())?;
+                removed.push(n.name);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// `network inspect`.
+    pub fn network_inspect(&self, key: &str) -> Result<serde_json::Value> {
+        let n = self.networks().get(key)?;
+        let mut cs = Vec::new();
+        for ep in self.db.endpoints(None, Some(&n.name))? {
+            let name = self
+                .db
+                .resolve(&ep.container)
+                .map(|r| r.name)
+                .unwrap_or_default();
+            cs.push((name, ep));
+        }
+        Ok(n.inspect(&cs))
+    }
+}

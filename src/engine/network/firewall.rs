@@ -1,0 +1,181 @@
+//! berth's firewall: one nftables table of its own (`ip berth`), never touching other tables.
+//! The whole table is rebuilt from the networks berth has and applied as one atomic nft
+//! transaction, so there is no rule to search for and nothing half-applied: removing the last
+//! network removes the table.
+//!
+//! Per network (bridge `B`, subnet `S`), chains jumped to from `forward`:
+//! - `in-B`, for packets routed into `B` (checked first, for every network): traffic between
+//!   its containers is accepted; unless the network is `--internal`, so are replies and
+//!   DNATed (published) traffic; everything else is dropped, so outside hosts and other
+//!   networks cannot reach the containers directly;
+//! - `out-B`, for packets leaving `B`: accepted, or dropped for an `--internal` network;
+//!
+//! and in `postrouting`, traffic from `S` leaving through another interface is masqueraded.
+//! Rules are built as nft JSON and checked against the `nftables` crate's schema types.
+
+use serde_json::{json, Value};
+
+use super::ipam::Subnet;
+
+pub const TABLE: &str = "berth";
+
+/// What the firewall needs to know of one network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkRules {
+    pub bridge: String,
+    pub subnet: Subnet,
+    pub internal: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FirewallError {
+    #[error("nft (install the nftables package): {0}")]
+    Nft(#[from] nftables::helper::NftablesError),
+    #[error("the ruleset berth built does not match nft's schema: {0}")]
+    Schema(#[from] serde_json::Error),
+}
+
+fn table() -> Value {
+    json!({"family": "ip", "name": TABLE})
+}
+
+fn rule(chain: &str, expr: Vec<Value>) -> Value {
+    json!({"add": {"rule": {"family": "ip", "table": TABLE, "chain": chain, "expr": expr}}})
+}
+
+fn is(key: &str, value: &str) -> Value {
+    json!({"match": {"op": "==", "left": {"meta": {"key": key}}, "right": value}})
+}
+
+fn is_not(key: &str, value: &str) -> Value {
+    json!({"match": {"op": "!=", "left": {"meta": {"key": key}}, "right": value}})
+}
+
+fn verdict(v: &str) -> Value {
+    json!({ v: null })
+}
+
+/// The commands that replace berth's table with one for `networks` (none: the table goes).
+pub fn ruleset(networks: &[NetworkRules]) -> Value {
+    let mut cmds = vec![
+        json!({"add": {"table": table()}}),
+        json!({"delete": {"table": table()}}),
+    ];
+    if networks.is_empty() {
+        return json!({ "nftables": cmds });
+    }
+    cmds.push(json!({"add": {"table": table()}}));
+    cmds.push(
+        json!({"add": {"chain": {"family": "ip", "table": TABLE, "name": "forward",
+        "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}}),
+    );
+    cmds.push(
+        json!({"add": {"chain": {"family": "ip", "table": TABLE, "name": "postrouting",
+        "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}}),
+    );
+    // Packets into a network first (every network's `in-` chain), then out of one: a packet
+    // from one network to another meets the destination's rules before the source's
+    // accept of outbound traffic.
+    for n in networks {
+        let b = n.bridge.as_str();
+        let chain = format!("in-{b}");
+        cmds.push(json!({"add": {"chain": {"family": "ip", "table": TABLE, "name": chain}}}));
+        cmds.push(rule(
+            "forward",
+            vec![is("oifname", b), json!({"jump": {"target": chain}})],
+        ));
+        cmds.push(rule(&chain, vec![is("iifname", b), verdict("accept")]));
+        if !n.internal {
+            cmds.push(rule(
+                &chain,
+                vec![
+                    json!({"match": {"op": "in", "left": {"ct": {"key": "state"}},
+                                      "right": ["established", "related"]}}),
+                    verdict("accept"),
+                ],
+            ));
+            cmds.push(rule(
+                &chain,
+                vec![
+                    json!({"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}),
+                    verdict("accept"),
+                ],
+            ));
+        }
+        cmds.push(rule(&chain, vec![verdict("drop")]));
+    }
+    for n in networks {
+        let b = n.bridge.as_str();
+        let chain = format!("out-{b}");
+        cmds.push(json!({"add": {"chain": {"family": "ip", "table": TABLE, "name": chain}}}));
+        cmds.push(rule(
+            "forward",
+            vec![is("iifname", b), json!({"jump": {"target": chain}})],
+        ));
+        if n.internal {
+            cmds.push(rule(&chain, vec![verdict("drop")]));
+            continue;
+        }
+        cmds.push(rule(&chain, vec![verdict("accept")]));
+        cmds.push(rule(
+            "postrouting",
+            vec![
+                json!({"match": {"op": "==",
+                    "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                    "right": {"prefix": {"addr": n.subnet.addr.to_string(), "len": n.subnet.prefix}}}}),
+                is_not("oifname", b),
+                verdict("masquerade"),
+            ],
+        ));
+    }
+    json!({ "nftables": cmds })
+}
+
+/// Replaces berth's table with the rules for `networks`, atomically.
+pub fn apply(networks: &[NetworkRules]) -> Result<(), FirewallError> {
+    let value = ruleset(networks);
+    let typed: nftables::schema::Nftables = serde_json::from_value(value)?;
+    nftables::helper::apply_ruleset(&typed)?;
+    Ok(())
+}
+
+/// Lets the host route between interfaces (containers reaching out), once a network needs it.
+pub fn enable_forwarding() -> std::io::Result<bool> {
+    let path = "/proc/sys/net/ipv4/ip_forward";
+    if std::fs::read_to_string(path)?.trim() == "1" {
+        return Ok(false);
+    }
+    std::fs::write(path, "1")?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ruleset_matches_nfts_schema_and_isolates_networks() {
+        let nets = vec![
+            NetworkRules {
+                bridge: "berth0".into(),
+                subnet: Subnet::parse("172.17.0.0/16").unwrap(),
+                internal: false,
+            },
+            NetworkRules {
+                bridge: "bth-back".into(),
+                subnet: Subnet::parse("172.18.0.0/24").unwrap(),
+                internal: true,
+            },
+        ];
+        let v = ruleset(&nets);
+        let typed: nftables::schema::Nftables = serde_json::from_value(v.clone()).unwrap();
+        assert!(typed.objects.len() > 10);
+        let text = v.to_string();
+        assert!(text.contains("masquerade") && text.contains("out-bth-back"));
+        // The internal network gets no masquerade.
+        assert_eq!(text.matches("masquerade").count(), 1);
+        // No networks: the table is removed.
+        let none = ruleset(&[]);
+        assert_eq!(none["nftables"].as_array().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,538 @@
+//! Bridged networks: a Linux bridge per network (made over netlink), a subnet from the
+//! address pools, addresses for containers recorded in the state database, and berth's own
+//! nftables table for outbound NAT and isolation. The default network `berth0`
+//! (172.17.0.0/16, like Docker's `bridge`) is made on first use. This module knows networks
+//! and network namespaces, not containers: the container service connects them.
+
+pub mod firewall;
+pub mod ipam;
+pub mod netlink;
+pub mod netns;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use thiserror::Error;
+
+use crate::engine::state::{Db, EndpointRow, NetworkRow, StateError};
+use ipam::Subnet;
+use netlink::{Netlink, NetlinkError};
+
+pub const DEFAULT_NETWORK: &str = "berth0";
+
+#[derive(Debug, Error)]
+pub enum NetworkError {
+    #[error("no such network: {0}")]
+    NotFound(String),
+    #[error("network {0} already exists")]
+    Exists(String),
+    #[error("`{0}` is not a valid network name: use letters, digits, `_`, `.` and `-`")]
+    InvalidName(String),
+    #[error("network {name}: {message}")]
+    Invalid { name: String, message: String },
+    #[error("network {name} is in use by {}: remove or disconnect them first", users.join(", "))]
+    InUse { name: String, users: Vec<String> },
+    #[error("no free subnet left in the address pools ({0}): remove unused networks or add a pool in the config file")]
+    PoolsExhausted(String),
+    #[error("network {name}: no free address left in {subnet}")]
+    Full { name: String, subnet: String },
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    #[error(transparent)]
+    Firewall(#[from] firewall::FirewallError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the engine config {}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+pub type Result<T> = std::result::Result<T, NetworkError>;
+
+/// `<root>/config.json`, Docker's daemon.json keys for addresses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct NetConfig {
+    /// The default network's gateway and prefix (`172.17.0.1/16`).
+    pub bip: String,
+    pub default_address_pools: Vec<ipam::Pool>,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            bip: "172.17.0.1/16".into(),
+            default_address_pools: ipam::default_pools(),
+        }
+    }
+}
+
+impl NetConfig {
+    pub fn load(root: &Path) -> Result<NetConfig> {
+        let path = root.join("config.json");
+        match std::fs::read(&path) {
+            Ok(data) => serde_json::from_slice(&data).map_err(|e| NetworkError::Config {
+                path,
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NetConfig::default()),
+            Err(source) => Err(NetworkError::Io { path, source }),
+        }
+    }
+}
+
+/// A network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub name: String,
+    pub id: String,
+    pub created: String,
+    pub subnet: Subnet,
+    pub gateway: Ipv4Addr,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+    pub bridge: String,
+}
+
+impl Network {
+    fn of(r: NetworkRow) -> Network {
+        Network {
+            subnet: Subnet::parse(&r.subnet).unwrap_or(Subnet {
+                addr: Ipv4Addr::UNSPECIFIED,
+                prefix: 32,
+            }),
+            gateway: r.gateway.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+            labels: serde_json::from_str(&r.labels).unwrap_or_default(),
+            internal: r.internal,
+            bridge: r.bridge,
+            created: r.created,
+            id: r.id,
+            name: r.name,
+        }
+    }
+
+    pub fn rules(&self) -> firewall::NetworkRules {
+        firewall::NetworkRules {
+            bridge: self.bridge.clone(),
+            subnet: self.subnet,
+            internal: self.internal,
+        }
+    }
+
+    /// Docker's `network inspect` shape; `containers` maps IDs to (name, endpoint).
+    pub fn inspect(&self, containers: &[(String, EndpointRow)]) -> serde_json::Value {
+        let mut cs = serde_json::Map::new();
+        for (name, e) in containers {
+            cs.insert(
+                e.container.clone(),
+                json!({"Name": name, "MacAddress": e.mac,
+                       "IPv4Address": format!("{}/{}", e.ip, self.subnet.prefix), "IPv6Address": ""}),
+            );
+        }
+        json!({
+            "Name": self.name,
+            "Id": self.id,
+            "Created": self.created,
+            "Scope": "local",
+            "Driver": "bridge",
+            "EnableIPv6": false,
+            "IPAM": {"Driver": "default", "Options": {}, "Config": [
+                {"Subnet": self.subnet.to_string(), "Gateway": self.gateway.to_string()}]},
+            "Internal": self.internal,
+            "Attachable": false,
+            "Containers": cs,
+            "Options": {"com.docker.network.bridge.name": self.bridge},
+            "Labels": self.labels,
+        })
+    }
+}
+
+pub fn check_name(name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    let ok = !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+    if ok && !matches!(name, "none" | "host" | "bridge" | "default") {
+        Ok(())
+    } else {
+        Err(NetworkError::InvalidName(name.to_string()))
+    }
+}
+
+/// What `network create` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateNetwork {
+    pub name: String,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The networks of one state root.
+pub struct Networks<'a> {
+    root: PathBuf,
+    db: &'a Db,
+}
+
+fn random_id() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut b);
+    }
+    hex::encode(b)
+}
+
+impl<'a> Networks<'a> {
+    pub fn new(root: &Path, db: &'a Db) -> Networks<'a> {
+        Networks {
+            root: root.to_path_buf(),
+            db,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Result<Network> {
+        match self.db.network_get(key)? {
+            Some(r) => Ok(Network::of(r)),
+            None => Err(NetworkError::NotFound(key.to_string())),
+        }
+    }
+
+    pub fn list(&self) -> Result<Vec<Network>> {
+        Ok(self
+            .db
+            .network_all()?
+            .into_iter()
+            .map(Network::of)
+            .collect())
+    }
+
+    /// The default network, made (with its bridge) on first use.
+    pub fn default_network(&self) -> Result<Network> {
+        if let Some(r) = self.db.network_get(DEFAULT_NETWORK)? {
+            return Ok(Network::of(r));
+        }
+        let cfg = NetConfig::load(&self.root)?;
+        let (gw, prefix) = cfg.bip.split_once('/').unwrap_or((&cfg.bip, "16"));
+        let gateway: Ipv4Addr = gw.parse().map_err(|_| NetworkError::Config {
+            path: self.root.join("config.json"),
+            message: format!("bip `{}` is not ADDRESS/PREFIX", cfg.bip),
+        })?;
+        let prefix: u8 = prefix.parse().unwrap_or(16);
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix as u32)
+        };
+        let subnet = Subnet {
+            addr: Ipv4Addr::from(u32::from(gateway) & mask),
+            prefix,
+        };
+        let id = random_id();
+        match self.create_with(
+            DEFAULT_NETWORK,
+            &id,
+            DEFAULT_NETWORK,
+            subnet,
+            gateway,
+            false,
+            &BTreeMap::new(),
+        ) {
+            Err(NetworkError::Exists(_)) => self.get(DEFAULT_NETWORK),
+            other => other,
+        }
+    }
+
+    /// `network create`.
+    pub fn create(&self, req: &CreateNetwork) -> Result<Network> {
+        check_name(&req.name)?;
+        if self.db.network_get(&req.name)?.is_some() || req.name == DEFAULT_NETWORK {
+            return Err(NetworkError::Exists(req.name.clone()));
+        }
+        let invalid = |message: String| NetworkError::Invalid {
+            name: req.name.clone(),
+            message,
+        };
+        let taken = self.taken_subnets()?;
+        let subnet = match &req.subnet {
+            Some(s) => {
+                let s = Subnet::parse(s).map_err(invalid)?;
+                if s.prefix > 30 {
+                    return Err(invalid(format!(
+                        "subnet {s} is too small: use /30 or larger"
+                    )));
+                }
+                if let Some(t) = taken.iter().find(|t| t.overlaps(&s)) {
+                    return Err(invalid(format!(
+                        "subnet {s} overlaps {t}, which another network or a host route uses"
+                    )));
+                }
+                s
+            }
+            None => {
+                let cfg = NetConfig::load(&self.root)?;
+                ipam::pick_subnet(&cfg.default_address_pools, &taken)
+                    .map_err(invalid)?
+                    .ok_or_else(|| {
+                        NetworkError::PoolsExhausted(
+                            cfg.default_address_pools
+                                .iter()
+                                .map(|p| format!("{}/{}", p.base, p.size))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        )
+                    })?
+            }
+        };
+        let gateway = match &req.gateway {
+            Some(g) => {
+                let g: Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| invalid(format!("gateway `{g}` is not an IPv4 address")))?;
+                if !subnet.contains(g) || g == subnet.addr || g == subnet.broadcast() {
+                    return Err(invalid(format!(
+                        "gateway {g} is not a host address of {subnet}"
+                    )));
+                }
+                g
+            }
+            None => subnet.nth(1).expect("a /30 or larger has a first host"),
+        };
+        let id = random_id();
+        let bridge = format!("bth-{}", &id[..11]);
+        self.create_with(
+            &req.name,
+            &id,
+            &bridge,
+            subnet,
+            gateway,
+            req.internal,
+            &req.labels,
+        )
+    }
+
+    /// Subnets of other networks and of the host's routes.
+    fn taken_subnets(&self) -> Result<Vec<Subnet>> {
+        let mut taken: Vec<Subnet> = self.list()?.iter().map(|n| n.subnet).collect();
+        let mut nl = Netlink::open()?;
+        for (addr, prefix) in nl.routes()? {
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix as u32)
+            };
+            taken.push(Subnet {
+                addr: Ipv4Addr::from(u32::from(addr) & mask),
+                prefix,
+            });
+        }
+        Ok(taken)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_with(
+        &self,
+        name: &str,
+        id: &str,
+        bridge: &str,
+        subnet: Subnet,
+        gateway: Ipv4Addr,
+        internal: bool,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Network> {
+        let row = NetworkRow {
+            name: name.into(),
+            id: id.into(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            subnet: subnet.to_string(),
+            gateway: gateway.to_string(),
+            internal,
+            labels: serde_json::to_string(labels).expect("labels serialise"),
+            bridge: bridge.into(),
+        };
+        if !self.db.network_insert(&row)? {
+            return Err(NetworkError::Exists(name.to_string()));
+        }
+        let n = Network::of(row);
+        if let Err(e) = self.ensure_bridge(&n) {
+            let _ = self.remove_bridge(&n);
+            let _ = self.db.network_remove(name);
+            let _ = self.sync_firewall();
+            return Err(e);
+        }
+        Ok(n)
+    }
+
+    /// Makes sure the network's bridge exists with its gateway address and is up, and that
+    /// the firewall has its rules (after a reboot, or in a new network namespace, neither
+    /// does). Cheap when all is in place: one netlink lookup.
+    pub fn ensure_bridge(&self, n: &Network) -> Result<u32> {
+        let mut nl = Netlink::open()?;
+        if let Some(index) = nl.link_index(&n.bridge)? {
+            return Ok(index);
+        }
+        match nl.add_bridge(&n.bridge) {
+            Err(e) if e.errno() == Some(libc::EEXIST) => {}
+            other => other?,
+        }
+        let index = nl
+            .link_index(&n.bridge)?
+            .ok_or_else(|| NetworkError::Invalid {
+                name: n.name.clone(),
+                message: format!("bridge {} vanished after it was made", n.bridge),
+            })?;
+        match nl.add_address(index, n.gateway, n.subnet.prefix) {
+            Err(e) if e.errno() == Some(libc::EEXIST) => {}
+            other => other?,
+        }
+        nl.set_up(index)?;
+        self.sync_firewall()?;
+        if !n.internal {
+            firewall::enable_forwarding().map_err(|source| NetworkError::Io {
+                path: "/proc/sys/net/ipv4/ip_forward".into(),
+                source,
+            })?;
+        }
+        Ok(index)
+    }
+
+    /// Rebuilds berth's nftables table from the networks in the database.
+    pub fn sync_firewall(&self) -> Result<()> {
+        let rules: Vec<_> = self.list()?.iter().map(Network::rules).collect();
+        firewall::apply(&rules)?;
+        Ok(())
+    }
+
+    fn remove_bridge(&self, n: &Network) -> Result<()> {
+        let mut nl = Netlink::open()?;
+        if let Some(index) = nl.link_index(&n.bridge)? {
+            nl.del_link(index)?;
+        }
+        Ok(())
+    }
+
+    /// `network rm`: refused while containers are connected (`users` names them).
+    pub fn remove(&self, key: &str, users: Vec<String>) -> Result<()> {
+        let n = self.get(key)?;
+        if !users.is_empty() {
+            return Err(NetworkError::InUse {
+                name: n.name,
+                users,
+            });
+        }
+        self.remove_bridge(&n)?;
+        self.db.network_remove(&n.name)?;
+        self.sync_firewall()
+    }
+}
+
+/// What a container's namespace gets on one network.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub network: Network,
+    pub ip: Ipv4Addr,
+    pub mac: [u8; 6],
+    /// `eth0`, `eth1`...
+    pub interface: String,
+    /// The host side of the veth pair (`bth` + 12 characters).
+    pub host_interface: String,
+}
+
+/// Connects the namespace at `ns` to the network: a veth pair, its container end made
+/// directly inside the namespace, attached to the bridge; the address, `lo` up, and (unless
+/// the network is internal, or `default_route` is false) the default route via the gateway.
+pub fn attach(nets: &Networks<'_>, ns: &Path, a: &Attachment, default_route: bool) -> Result<()> {
+    let master = nets.ensure_bridge(&a.network)?;
+    let mut nl = Netlink::open()?;
+    if let Some(stale) = nl.link_index(&a.host_interface)? {
+        nl.del_link(stale)?;
+    }
+    let ns_file = std::fs::File::open(ns).map_err(|source| NetworkError::Io {
+        path: ns.to_path_buf(),
+        source,
+    })?;
+    use std::os::fd::AsRawFd;
+    nl.add_veth(
+        &a.host_interface,
+        master,
+        &a.interface,
+        ns_file.as_raw_fd(),
+        a.mac,
+    )?;
+    let host = nl
+        .link_index(&a.host_interface)?
+        .ok_or_else(|| NetworkError::Invalid {
+            name: a.network.name.clone(),
+            message: format!("veth {} vanished after it was made", a.host_interface),
+        })?;
+    nl.set_up(host)?;
+    let inside = netns::run_in(ns, || -> Result<()> {
+        let mut nl = Netlink::open()?;
+        if let Some(lo) = nl.link_index("lo")? {
+            nl.set_up(lo)?;
+        }
+        let eth = nl
+            .link_index(&a.interface)?
+            .ok_or_else(|| NetworkError::Invalid {
+                name: a.network.name.clone(),
+                message: format!("{} is missing in the container's namespace", a.interface),
+            })?;
+        nl.add_address(eth, a.ip, a.network.subnet.prefix)?;
+        nl.set_up(eth)?;
+        if default_route && !a.network.internal {
+            nl.add_default_route(a.network.gateway)?;
+        }
+        Ok(())
+    })
+    .map_err(|source| NetworkError::Io {
+        path: ns.to_path_buf(),
+        source,
+    })?;
+    if inside.is_err() {
+        let _ = nl.del_link(host);
+    }
+    inside
+}
+
+/// Removes the host side of a container's veth (its peer goes with it); gone is fine.
+pub fn detach(host_interface: &str) -> Result<()> {
+    let mut nl = Netlink::open()?;
+    if let Some(index) = nl.link_index(host_interface)? {
+        nl.del_link(index)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_config() {
+        check_name("front-end_1.x").unwrap();
+        for bad in ["", "-x", "a/b", "host", "none"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(NetConfig::load(tmp.path()).unwrap().bip, "172.17.0.1/16");
+        std::fs::write(
+            tmp.path().join("config.json"),
+            r#"{"bip": "10.99.0.1/24", "default-address-pools": [{"base": "10.100.0.0/16", "size": 24}]}"#,
+        )
+        .unwrap();
+        let c = NetConfig::load(tmp.path()).unwrap();
+        assert_eq!(c.bip, "10.99.0.1/24");
+        assert_eq!(c.default_address_pools[0].base, "10.100.0.0/16");
+        std::fs::write(tmp.path().join("config.json"), "{nope").unwrap();
+        assert!(NetConfig::load(tmp.path()).is_err());
+    }
+}
