@@ -104,13 +104,20 @@ fn a_detached_container_outlives_its_cli_and_keeps_logging() {
         "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done",
     ])
     .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
+    .stderr(std::fs::File::create(b.path().join("cli.err")).unwrap());
     std::os::unix::process::CommandExt::process_group(&mut cli, 0);
     let mut child = cli.spawn().unwrap();
-    wait_until("ticker running", || {
-        b.cli(&["container", "inspect", "ticker"]).status.success()
-            && inspect(&b, "ticker")["State"]["Status"] == "running"
-    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(b.cli(&["container", "inspect", "ticker"]).status.success()
+        && inspect(&b, "ticker")["State"]["Status"] == "running")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "ticker never ran: {}",
+            std::fs::read_to_string(b.path().join("cli.err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let pgid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL).unwrap();
     let _ = child.wait();
@@ -509,6 +516,27 @@ fn simulate_reboot(b: &Berth) {
                     .join("berth")
                     .join(&id),
             );
+        }
+    }
+    // Nor do the networks' DNS servers.
+    for entry in std::fs::read_dir(state.join("run/networks"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(entry.path().join("dns.pid")).unwrap_or_default();
+        if let Some(p) = text
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            let pid = p.as_raw_nonzero();
+            wait_until("the DNS server to go", || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map_or(true, |s| s.contains(") Z "))
+            });
         }
     }
     std::fs::remove_dir_all(state.join("run")).unwrap();

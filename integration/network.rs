@@ -224,3 +224,156 @@ fn an_internal_network_has_no_way_out() {
     b.cli_ok(&["network", "prune"]);
     assert_eq!(b.cli_ok(&["network", "ls", "-q"]), "berth0\n");
 }
+
+/// A stub resolver on 127.0.0.1:5353 inside the test's namespace: every A query gets
+/// 10.20.30.40. Runs on a thread of the test process that joined the namespace.
+fn stub_resolver(b: &Berth) {
+    use hickory_proto::op::{Message, ResponseCode};
+    use hickory_proto::rr::{rdata::A, RData, Record};
+    let ns = std::fs::File::open(b.netns()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        rustix::thread::move_into_link_name_space(
+            std::os::fd::AsFd::as_fd(&ns),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .unwrap();
+        let sock = std::net::UdpSocket::bind("127.0.0.1:5353").unwrap();
+        tx.send(()).unwrap();
+        let mut buf = [0u8; 4096];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut r = Message::response(q.metadata.id, q.metadata.op_code);
+            r.metadata.response_code = ResponseCode::NoError;
+            r.metadata.recursion_available = true;
+            for query in q.queries {
+                if query.query_type() == hickory_proto::rr::RecordType::A {
+                    r.add_answer(Record::from_rdata(
+                        query.name().clone(),
+                        60,
+                        RData::A(A("10.20.30.40".parse().unwrap())),
+                    ));
+                }
+                r.add_query(query);
+            }
+            let _ = sock.send_to(&r.to_vec().unwrap(), from);
+        }
+    });
+    rx.recv().unwrap();
+}
+
+/// The addresses busybox's nslookup prints for `name` (after the server's own lines).
+fn lookup(b: &Berth, network: &str, extra: &[&str], name: &str) -> Vec<String> {
+    let mut args = vec!["run", "--rm", "--network", network];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["bb:1", "nslookup", name]);
+    let out = b.cli(&args);
+    let text = stdout(&out);
+    text.split("Name:")
+        .skip(1)
+        .flat_map(|block| {
+            block
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("Address:"))
+                .map(|a| a.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn containers_find_each_other_by_name_alias_and_link() {
+    if !root_or_skip("containers_find_each_other_by_name_alias_and_link") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    // Names the network does not know go to the stub resolver on the namespace's loopback.
+    std::fs::create_dir_all(b.path().join("state")).unwrap();
+    std::fs::write(
+        b.path().join("state/config.json"),
+        r#"{"dns-forward": ["127.0.0.1:5353"]}"#,
+    )
+    .unwrap();
+    stub_resolver(&b);
+    b.cli_ok(&["network", "create", "front"]);
+    for (name, alias) in [("web", "www"), ("web2", "www")] {
+        b.cli_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "front",
+            "--network-alias",
+            alias,
+            "--network-alias",
+            &format!("{name}-only"),
+            "bb:1",
+            "sleep",
+            "1000",
+        ]);
+    }
+    let web = ip_on(&b, "web", "front");
+    let web2 = ip_on(&b, "web2", "front");
+    assert_eq!(lookup(&b, "front", &[], "web"), vec![web.clone()]);
+    assert_eq!(lookup(&b, "front", &[], "web2-only"), vec![web2.clone()]);
+    let mut both = lookup(&b, "front", &[], "www");
+    both.sort();
+    assert_eq!(
+        both,
+        vec![web.clone(), web2.clone()],
+        "a shared alias has both"
+    );
+    // A link alias resolves for the linking container only.
+    assert_eq!(
+        lookup(&b, "front", &["--link", "web:db"], "db"),
+        vec![web.clone()]
+    );
+    assert_eq!(
+        lookup(&b, "front", &[], "db"),
+        vec!["10.20.30.40"],
+        "forwarded"
+    );
+    // Everything else is forwarded.
+    assert_eq!(
+        lookup(&b, "front", &[], "example.test"),
+        vec!["10.20.30.40"]
+    );
+    // Another network's server does not know these names.
+    b.cli_ok(&["network", "create", "back"]);
+    assert_eq!(lookup(&b, "back", &[], "web"), vec!["10.20.30.40"]);
+    // A recreated container's new address is answered at once.
+    b.cli_ok(&["container", "rm", "-f", "web"]);
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "front",
+        "--ip",
+        "172.18.0.77",
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(lookup(&b, "front", &[], "web"), vec!["172.18.0.77"]);
+    // resolv.conf points at the network's gateway.
+    let resolv = b.cli_ok(&["exec", "web", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 172.18.0.1"), "{resolv}");
+    b.cli_ok(&["container", "rm", "-f", "web", "web2"]);
+    b.cli_ok(&["network", "rm", "front", "back"]);
+    // The DNS servers are gone with their networks.
+    let root = b.path().to_string_lossy().into_owned();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        assert!(
+            !(cmd.contains("__dns") && cmd.contains(&root)),
+            "left: {cmd}"
+        );
+    }
+}

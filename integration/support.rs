@@ -200,8 +200,12 @@ impl Drop for Berth {
             for id in String::from_utf8_lossy(&ids.stdout).lines() {
                 let _ = self.cli(&["container", "rm", "-f", id]);
             }
-            // Volumes (a tmpfs volume is a mount).
+            // Volumes (a tmpfs volume is a mount), networks (and their DNS servers).
             let _ = self.cli(&["volume", "prune", "-a"]);
+            let nets = self.cli(&["network", "ls", "-q"]);
+            for n in String::from_utf8_lossy(&nets.stdout).lines() {
+                let _ = self.cli(&["network", "rm", n]);
+            }
         }
         for m in self.mounts.borrow().iter().rev() {
             let _ = rustix::mount::unmount(m, rustix::mount::UnmountFlags::DETACH);

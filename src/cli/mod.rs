@@ -160,6 +160,18 @@ fn internal_entry(argv: &[std::ffi::OsString]) {
                 crate::engine::monitor::main(&root, id, path(4).as_deref(), attach)
             }
         }
+        (Some("__dns"), Some(_)) => {
+            if let (Some(dir), Some(listen)) = (path(2), arg(3).and_then(|a| a.parse().ok())) {
+                let ups = argv[4..]
+                    .iter()
+                    .filter_map(|a| a.to_str()?.parse().ok())
+                    .collect();
+                if let Err(e) = crate::engine::network::dns::serve(&dir, listen, ups) {
+                    eprintln!("berth dns: {e}");
+                }
+                std::process::exit(1);
+            }
+        }
         (Some("oci"), Some("__init1")) => {
             if let Some(d) = path(3) {
                 crate::engine::runtime::init1(&d)

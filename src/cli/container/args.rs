@@ -190,6 +190,9 @@ pub struct CreateArgs {
     /// A DNS server for the container
     #[arg(long)]
     pub dns: Vec<String>,
+    /// Another container under an alias, for this one: NAME[:ALIAS]
+    #[arg(long)]
+    pub link: Vec<String>,
     /// Keep stdin open
     #[arg(short, long)]
     pub interactive: bool,

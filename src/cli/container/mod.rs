@@ -110,6 +110,7 @@ fn request(a: &CreateArgs) -> anyhow::Result<CreateRequest> {
     h.network_mode = a.network.clone();
     h.extra_hosts = a.add_host.clone();
     h.dns = a.dns.clone();
+    h.links = a.link.clone();
     if !a.network_alias.is_empty() || a.ip.is_some() {
         let bridged = crate::engine::container::network::is_bridged(&a.network);
         if !bridged {

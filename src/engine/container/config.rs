@@ -131,6 +131,8 @@ pub struct HostConfig {
     pub extra_hosts: Vec<String>,
     /// `--dns IP`: the container's resolvers.
     pub dns: Vec<String>,
+    /// `--link NAME:ALIAS`: another container's name under an alias, for this one only.
+    pub links: Vec<String>,
 }
 
 /// `64m`, `1g`, `512k`, `100` (bytes): Docker's size syntax.

@@ -36,7 +36,7 @@ fn invalid(msg: String) -> ContainerError {
 
 impl Engine {
     pub fn networks(&self) -> Networks<'_> {
-        Networks::new(&self.paths.root, &self.db)
+        Networks::new(&self.paths.root, &self.paths.run, &self.db)
     }
 
     /// At create: the network mode made definite (the default network when none is named)
@@ -46,6 +46,15 @@ impl Engine {
             cfg.host.network_mode = DEFAULT_NETWORK.into();
         }
         let mode = cfg.host.network_mode.clone();
+        let mut links = Vec::new();
+        for l in &cfg.host.links {
+            let (target, alias) = l.split_once(':').unwrap_or((l, l));
+            let t = self
+                .peek(target)
+                .map_err(|_| invalid(format!("--link {l}: no container named {target}")))?;
+            links.push(format!("{}:{alias}", t.row.name));
+        }
+        cfg.host.links = links;
         if let Some(other) = mode.strip_prefix("container:") {
             let v = self.peek(other)?;
             cfg.host.network_mode = format!("container:{}", v.row.id);
@@ -72,8 +81,7 @@ impl Engine {
         let aliases = serde_json::to_string(&settings.aliases).expect("aliases serialise");
         let subnet = net.subnet;
         let gateway = net.gateway;
-        let mut db = crate::engine::state::Db::open(&self.paths.root)?;
-        let picked = db.endpoint_allocate(id, &net.name, &aliases, |used| {
+        let picked = self.db.endpoint_allocate(id, &net.name, &aliases, |used| {
             let used: Vec<Ipv4Addr> = used.iter().filter_map(|u| u.parse().ok()).collect();
             let ip = match wanted {
                 Some(ip) => {
@@ -146,6 +154,12 @@ impl Engine {
         }
         let nets = self.networks();
         let eps = self.db.endpoints(Some(&v.row.id), None)?;
+        for ep in &eps {
+            let net = nets.get(&ep.network)?;
+            nets.ensure_bridge(&net)?;
+            nets.ensure_dns(&net)?;
+            self.refresh_dns(&ep.network)?;
+        }
         let io = |e| ContainerError::io(&path, e);
         network::netns::create(&path).map_err(io)?;
         for (i, ep) in eps.iter().enumerate() {
@@ -208,27 +222,29 @@ impl Engine {
             };
             hosts.push_str(&format!("{ip}\t{name}\n"));
         }
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        // The host's search domains, with berth's resolvers.
+        let search: String = host_resolv
+            .lines()
+            .filter(|l| l.trim_start().starts_with("search"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let resolv = if !cfg.host.dns.is_empty() {
-            cfg.host
+            let servers: String = cfg
+                .host
                 .dns
                 .iter()
                 .map(|d| format!("nameserver {d}\n"))
-                .collect()
+                .collect();
+            format!("{search}{servers}")
         } else if cfg.host.network_mode == "host" {
-            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
-        } else if eps.is_empty() {
-            String::new()
+            host_resolv
+        } else if let Some(ep) = eps.first() {
+            // The network's DNS server, on its gateway.
+            let gw = self.networks().get(&ep.network)?.gateway;
+            format!("{search}nameserver {gw}\noptions ndots:0\n")
         } else {
-            // The host's resolvers, without the loopback ones a container cannot reach.
-            std::fs::read_to_string("/etc/resolv.conf")
-                .unwrap_or_default()
-                .lines()
-                .filter(|l| {
-                    !(l.trim_start().starts_with("nameserver")
-                        && (l.contains(" 127.") || l.contains(" ::1")))
-                })
-                .map(|l| format!("{l}\n"))
-                .collect()
+            String::new()
         };
         Ok((hosts, resolv))
     }
@@ -280,6 +296,40 @@ pub fn host_interface(id: &str, i: usize) -> String {
 }
 
 impl Engine {
+    /// Rewrites the DNS records of a network from the containers connected to it: names,
+    /// short IDs and aliases, and the `--link` aliases of each container.
+    pub(crate) fn refresh_dns(&self, network: &str) -> Result<()> {
+        let mut records = network::dns::Records::default();
+        let eps = self.db.endpoints(None, Some(network))?;
+        let mut names = std::collections::BTreeMap::new();
+        for ep in &eps {
+            let Ok(row) = self.db.resolve(&ep.container) else {
+                continue;
+            };
+            let Ok(ip) = ep.ip.parse::<Ipv4Addr>() else {
+                continue;
+            };
+            records.add(&row.name, ip);
+            records.add(&row.id[..12], ip);
+            for a in serde_json::from_str::<Vec<String>>(&ep.aliases).unwrap_or_default() {
+                records.add(&a, ip);
+            }
+            names.insert(row.id.clone(), (row, ip));
+        }
+        for (row, ip) in names.values() {
+            let cfg: ContainerConfig = serde_json::from_str(&row.config).unwrap_or_default();
+            for l in &cfg.host.links {
+                let (target, alias) = l.split_once(':').unwrap_or((l, l));
+                records
+                    .links
+                    .entry(*ip)
+                    .or_default()
+                    .insert(alias.to_ascii_lowercase(), target.to_ascii_lowercase());
+            }
+        }
+        Ok(self.networks().set_records(network, &records)?)
+    }
+
     /// Names of the containers connected to a network.
     fn network_users(&self, network: &str) -> Result<Vec<String>> {
         let mut out = Vec::new();

@@ -193,6 +193,11 @@ impl Engine {
             return Err(e);
         }
         images.hold(&id, &image.id)?;
+        if let Some(net) = cfg.networks.keys().next() {
+            if let Err(e) = self.refresh_dns(net) {
+                tracing::warn!("updating the DNS records of {net}: {e}");
+            }
+        }
         Ok(observe(&self.paths, row))
     }
 
@@ -458,7 +463,13 @@ impl Engine {
         let _ = crate::engine::runtime::delete(&self.paths.runtime_root(), id, true);
         crate::engine::monitor::unmount_rootfs(&self.paths, id);
         self.teardown_network(id);
+        let eps = self.db.endpoints(Some(id), None)?;
         self.db.endpoint_remove(id, None)?;
+        for ep in eps {
+            if let Err(e) = self.refresh_dns(&ep.network) {
+                tracing::warn!("updating the DNS records of {}: {e}", ep.network);
+            }
+        }
         let dir = self.paths.dir(id);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| ContainerError::io(&dir, e))?;

@@ -4,6 +4,7 @@
 //! (172.17.0.0/16, like Docker's `bridge`) is made on first use. This module knows networks
 //! and network namespaces, not containers: the container service connects them.
 
+pub mod dns;
 pub mod firewall;
 pub mod ipam;
 pub mod netlink;
@@ -63,6 +64,9 @@ pub struct NetConfig {
     /// The default network's gateway and prefix (`172.17.0.1/16`).
     pub bip: String,
     pub default_address_pools: Vec<ipam::Pool>,
+    /// Where containers' DNS servers forward names they do not know (`ADDR[:PORT]`);
+    /// empty: the host's resolv.conf.
+    pub dns_forward: Vec<String>,
 }
 
 impl Default for NetConfig {
@@ -70,6 +74,7 @@ impl Default for NetConfig {
         NetConfig {
             bip: "172.17.0.1/16".into(),
             default_address_pools: ipam::default_pools(),
+            dns_forward: Vec::new(),
         }
     }
 }
@@ -180,6 +185,8 @@ pub struct CreateNetwork {
 /// The networks of one state root.
 pub struct Networks<'a> {
     root: PathBuf,
+    /// The run directory (tmpfs): `networks/<name>/` holds each DNS server's files.
+    run: PathBuf,
     db: &'a Db,
 }
 
@@ -193,11 +200,88 @@ fn random_id() -> String {
 }
 
 impl<'a> Networks<'a> {
-    pub fn new(root: &Path, db: &'a Db) -> Networks<'a> {
+    pub fn new(root: &Path, run: &Path, db: &'a Db) -> Networks<'a> {
         Networks {
             root: root.to_path_buf(),
+            run: run.to_path_buf(),
             db,
         }
+    }
+
+    /// `<run>/networks/<name>`: the network's DNS records and server pid.
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.run.join("networks").join(name)
+    }
+
+    /// Starts the network's DNS server unless it runs (see [`dns`]).
+    pub fn ensure_dns(&self, n: &Network) -> Result<()> {
+        let dir = self.dir(&n.name);
+        let pid_file = dir.join("dns.pid");
+        if alive(&pid_file).is_some() {
+            return Ok(());
+        }
+        let io = |source| NetworkError::Io {
+            path: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        if !dns::records_path(&dir).exists() {
+            dns::write_records(&dir, &dns::Records::default()).map_err(io)?;
+        }
+        let cfg = NetConfig::load(&self.root)?;
+        let ups: Vec<String> = dns::upstreams(&cfg.dns_forward)
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        let log = std::fs::File::create(dir.join("dns.log")).map_err(io)?;
+        let mut child = std::process::Command::new("/proc/self/exe")
+            .arg("__dns")
+            .arg(&dir)
+            .arg(n.gateway.to_string())
+            .args(&ups)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(io)?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            use std::io::BufRead;
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            let why = std::fs::read_to_string(dir.join("dns.log")).unwrap_or_default();
+            return Err(NetworkError::Invalid {
+                name: n.name.clone(),
+                message: format!(
+                    "its DNS server did not start on {}:53: {}",
+                    n.gateway,
+                    why.trim()
+                ),
+            });
+        }
+        let start = start_time(child.id() as i32).unwrap_or(0);
+        std::fs::write(&pid_file, format!("{} {start}\n", child.id())).map_err(io)?;
+        Ok(())
+    }
+
+    /// Stops the network's DNS server and removes its files.
+    pub fn stop_dns(&self, name: &str) {
+        let dir = self.dir(name);
+        if let Some(pid) = alive(&dir.join("dns.pid")) {
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Replaces the network's DNS records.
+    pub fn set_records(&self, name: &str, records: &dns::Records) -> Result<()> {
+        let dir = self.dir(name);
+        dns::write_records(&dir, records).map_err(|source| NetworkError::Io { path: dir, source })
     }
 
     pub fn get(&self, key: &str) -> Result<Network> {
@@ -429,10 +513,27 @@ impl<'a> Networks<'a> {
                 users,
             });
         }
+        self.stop_dns(&n.name);
         self.remove_bridge(&n)?;
         self.db.network_remove(&n.name)?;
         self.sync_firewall()
     }
+}
+
+/// A process's start time (clock ticks after boot), from /proc.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// The pid in a `PID STARTTIME` file, when that process still runs.
+fn alive(pid_file: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(pid_file).ok()?;
+    let mut parts = text.split_whitespace();
+    let pid: i32 = parts.next()?.parse().ok()?;
+    let start: u64 = parts.next()?.parse().ok()?;
+    (start_time(pid) == Some(start)).then_some(pid)
 }
 
 /// What a container's namespace gets on one network.

@@ -2,7 +2,7 @@
 //! on each network it is connected to. `UNIQUE(network, ip)` makes an address taken twice
 //! impossible, however many berth processes allocate at once.
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 
 use super::{Db, Result, StateError};
 
@@ -156,30 +156,43 @@ impl Db {
     /// transaction (concurrent allocations serialise). `pick` returns `None` when the
     /// network is full, `Err` for a refused static address.
     pub fn endpoint_allocate(
-        &mut self,
+        &self,
         container: &str,
         network: &str,
         aliases: &str,
         pick: impl FnOnce(&[String]) -> std::result::Result<(String, String), String>,
     ) -> Result<std::result::Result<EndpointRow, String>> {
-        let path = self.path.clone();
-        let err = |source| StateError::Sqlite {
-            path: path.clone(),
-            source,
+        // BEGIN IMMEDIATE takes the write lock first (waiting out others' within the busy
+        // timeout), so the addresses read are still free when the new one is written.
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))?;
+        let r = self.allocate_locked(container, network, aliases, pick);
+        let end = match &r {
+            Ok(Ok(_)) => "COMMIT",
+            _ => "ROLLBACK",
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        self.conn.execute_batch(end).map_err(|e| self.err(e))?;
+        r
+    }
+
+    fn allocate_locked(
+        &self,
+        container: &str,
+        network: &str,
+        aliases: &str,
+        pick: impl FnOnce(&[String]) -> std::result::Result<(String, String), String>,
+    ) -> Result<std::result::Result<EndpointRow, String>> {
         let used: Vec<String> = {
-            let mut stmt = tx
+            let mut stmt = self
+                .conn
                 .prepare("SELECT ip FROM endpoints WHERE network = ?1")
-                .map_err(err)?;
+                .map_err(|e| self.err(e))?;
             let ips = stmt
                 .query_map(params![network], |r| r.get(0))
-                .map_err(err)?
+                .map_err(|e| self.err(e))?
                 .collect::<rusqlite::Result<Vec<String>>>()
-                .map_err(err)?;
+                .map_err(|e| self.err(e))?;
             ips
         };
         let (ip, mac) = match pick(&used) {
@@ -193,12 +206,12 @@ impl Db {
             mac,
             aliases: aliases.into(),
         };
-        tx.execute(
-            "INSERT INTO endpoints (container, network, ip, mac, aliases) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![row.container, row.network, row.ip, row.mac, row.aliases],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
+        self.conn
+            .execute(
+                "INSERT INTO endpoints (container, network, ip, mac, aliases) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![row.container, row.network, row.ip, row.mac, row.aliases],
+            )
+            .map_err(|e| self.err(e))?;
         Ok(Ok(row))
     }
 
@@ -242,7 +255,7 @@ mod tests {
     #[test]
     fn networks_and_endpoints() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut db = Db::open(tmp.path()).unwrap();
+        let db = Db::open(tmp.path()).unwrap();
         let n = NetworkRow {
             name: "front".into(),
             id: "ab".repeat(32),
