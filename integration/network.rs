@@ -377,3 +377,228 @@ fn containers_find_each_other_by_name_alias_and_link() {
         );
     }
 }
+
+/// `busybox ARGS` run in the test's namespace (the host side of its containers).
+fn host_busybox(b: &Berth, args: &[&str]) -> std::process::Output {
+    b.in_netns(tool("busybox", "busybox-static"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Polls `f` for up to 20 s.
+fn eventually(what: &str, mut f: impl FnMut() -> Result<(), String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match f() {
+            Ok(()) => return,
+            Err(e) if std::time::Instant::now() > deadline => panic!("{what}: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+}
+
+#[test]
+fn published_ports_reach_containers_from_the_host_and_other_networks() {
+    if !root_or_skip("published_ports_reach_containers_from_the_host_and_other_networks") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    let httpd = ["httpd", "-f", "-p", "80", "-h", "/var/www"];
+    let mut args = vec![
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1:8080:80",
+        "-p",
+        "8081:80",
+    ];
+    args.extend_from_slice(&["bb:1"]);
+    args.extend_from_slice(&httpd);
+    b.cli_ok(&args);
+    // From the host, through 127.0.0.1 and through the wildcard binding.
+    for url in ["http://127.0.0.1:8080/", "http://127.0.0.1:8081/"] {
+        eventually(url, || {
+            let out = host_busybox(&b, &["wget", "-q", "-O-", url]);
+            (stdout(&out) == "hello from busybox\n")
+                .then_some(())
+                .ok_or_else(|| stderr(&out))
+        });
+    }
+    let ports = &inspect(&b, "container", "web")["NetworkSettings"]["Ports"];
+    assert_eq!(ports["80/tcp"][0]["HostIp"], "127.0.0.1", "{ports}");
+    assert_eq!(ports["80/tcp"][0]["HostPort"], "8080");
+    assert_eq!(ports["80/tcp"][1]["HostPort"], "8081");
+    // The loopback binding is the host's only: no rule takes it from outside.
+    let rules = ruleset(&b);
+    let prerouting = rules
+        .split("chain prerouting")
+        .nth(1)
+        .unwrap_or("")
+        .split('}')
+        .next()
+        .unwrap_or("");
+    assert!(!prerouting.contains("8080"), "{rules}");
+    assert!(prerouting.contains("8081"), "{rules}");
+    // A container of another network reaches the wildcard binding through the host.
+    b.cli_ok(&["network", "create", "other"]);
+    eventually("a published port from another network", || {
+        let out = b.cli(&[
+            "run",
+            "--rm",
+            "--network",
+            "other",
+            "bb:1",
+            "sh",
+            "-c",
+            "timeout 5 wget -q -O- http://172.18.0.1:8081/; exit $?",
+        ]);
+        (stdout(&out) == "hello from busybox\n")
+            .then_some(())
+            .ok_or_else(|| stderr(&out))
+    });
+    // -P publishes every exposed port on a free random port, which inspect and port show.
+    let mut args = vec![
+        "run", "-d", "--name", "all", "-P", "--expose", "80", "--expose", "90", "bb:1",
+    ];
+    args.extend_from_slice(&httpd);
+    b.cli_ok(&args);
+    let ports = inspect(&b, "container", "all")["NetworkSettings"]["Ports"].clone();
+    let random: u16 = ports["80/tcp"][0]["HostPort"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let other: u16 = ports["90/tcp"][0]["HostPort"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(random > 1024 && other > 1024 && random != other, "{ports}");
+    let listed = b.cli_ok(&["container", "port", "all"]);
+    assert!(
+        listed.contains(&format!("80/tcp -> 0.0.0.0:{random}")),
+        "{listed}"
+    );
+    let url = format!("http://127.0.0.1:{random}/");
+    eventually("the random port", || {
+        let out = host_busybox(&b, &["wget", "-q", "-O-", &url]);
+        (stdout(&out) == "hello from busybox\n")
+            .then_some(())
+            .ok_or_else(|| stderr(&out))
+    });
+    // A host port that is taken is a clear error, and nothing of it is left.
+    let out = b.cli(&[
+        "run",
+        "-d",
+        "--name",
+        "clash",
+        "-p",
+        "127.0.0.1:8080:80",
+        "bb:1",
+        "sleep",
+        "100",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot publish 127.0.0.1:8080/tcp")
+            && stderr(&out).contains("in use"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        inspect(&b, "container", "clash")["State"]["Status"],
+        "created"
+    );
+    assert_eq!(ruleset(&b).matches("8080").count(), 1, "{}", ruleset(&b));
+    // UDP: berth's own DNS server (the binary and the host's libraries bound in) answers
+    // inside the container on port 53, published on 127.0.0.1:5300/udp.
+    let records = b.path().join("records");
+    std::fs::create_dir_all(&records).unwrap();
+    std::fs::write(
+        records.join("records.json"),
+        r#"{"names": {"probe": ["10.9.8.7"]}, "links": {}}"#,
+    )
+    .unwrap();
+    let bin = format!("{}:/berth:ro", env!("CARGO_BIN_EXE_berth"));
+    let rec = format!("{}:/records", records.display());
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "-p",
+        "127.0.0.1:5300:53/udp",
+        "-v",
+        &bin,
+        "-v",
+        &rec,
+        "-v",
+        "/usr/lib:/usr/lib:ro",
+        "-v",
+        "/usr/lib:/lib:ro",
+        "-v",
+        "/usr/lib64:/lib64:ro",
+        "bb:1",
+        "/berth",
+        "__dns",
+        "/records",
+        "0.0.0.0",
+    ]);
+    eventually("a DNS answer through a published UDP port", || {
+        let got = udp_query(&b, "127.0.0.1:5300", "probe");
+        (got == vec!["10.9.8.7".to_string()])
+            .then_some(())
+            .ok_or(format!("{got:?}"))
+    });
+    // Removing the containers removes their rules.
+    b.cli_ok(&["container", "rm", "-f", "web", "all", "clash", "udp"]);
+    let rules = ruleset(&b);
+    assert!(!rules.contains("dnat to"), "{rules}");
+}
+
+/// Sends a DNS query for `name` over UDP to `server` from inside the test's namespace; the
+/// A records of the answer.
+fn udp_query(b: &Berth, server: &str, name: &str) -> Vec<String> {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    let ns = std::fs::File::open(b.netns()).unwrap();
+    let server: std::net::SocketAddr = server.parse().unwrap();
+    let name = name.to_string();
+    std::thread::spawn(move || {
+        rustix::thread::move_into_link_name_space(
+            std::os::fd::AsFd::as_fd(&ns),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .unwrap();
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+            .unwrap();
+        let mut m = Message::new(42, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(
+            Name::from_ascii(&name).unwrap(),
+            RecordType::A,
+        ));
+        sock.send_to(&m.to_vec().unwrap(), server).unwrap();
+        let mut buf = [0u8; 1500];
+        let Ok((n, _)) = sock.recv_from(&mut buf) else {
+            return Vec::new();
+        };
+        Message::from_vec(&buf[..n])
+            .map(|r| {
+                r.answers
+                    .iter()
+                    .filter_map(|a| match &a.data {
+                        RData::A(ip) => Some(ip.0.to_string()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+    .join()
+    .unwrap()
+}

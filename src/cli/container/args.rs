@@ -193,6 +193,15 @@ pub struct CreateArgs {
     /// Another container under an alias, for this one: NAME[:ALIAS]
     #[arg(long)]
     pub link: Vec<String>,
+    /// Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp] (ranges too)
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish every exposed port on a random host port
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port (or a range) without publishing it: PORT[/tcp|udp]
+    #[arg(long)]
+    pub expose: Vec<String>,
     /// Keep stdin open
     #[arg(short, long)]
     pub interactive: bool,

@@ -111,6 +111,11 @@ fn request(a: &CreateArgs) -> anyhow::Result<CreateRequest> {
     h.extra_hosts = a.add_host.clone();
     h.dns = a.dns.clone();
     h.links = a.link.clone();
+    h.port_bindings = crate::engine::container::ports::parse_publish(&a.publish)?;
+    h.publish_all_ports = a.publish_all;
+    for e in crate::engine::container::ports::parse_expose(&a.expose)? {
+        c.exposed_ports.insert(e, serde_json::json!({}));
+    }
     if !a.network_alias.is_empty() || a.ip.is_some() {
         let bridged = crate::engine::container::network::is_bridged(&a.network);
         if !bridged {
@@ -304,8 +309,16 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
             return Ok(ExitCode::from(wait_code(&e, &v.row.id)?.clamp(0, 255) as u8));
         }
         ContainerCommand::Port(a) => {
-            // Validates the name; no container publishes ports before bridged networks exist.
-            e.get(&a.container)?;
+            let v = e.get(&a.container)?;
+            if let Some(ports) = e.published_ports(&v).as_object() {
+                for (key, list) in ports {
+                    for b in list.as_array().into_iter().flatten() {
+                        let ip = b["HostIp"].as_str().unwrap_or("");
+                        let port = b["HostPort"].as_str().unwrap_or("");
+                        writeln!(out, "{key} -> {ip}:{port}")?;
+                    }
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

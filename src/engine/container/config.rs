@@ -133,6 +133,10 @@ pub struct HostConfig {
     pub dns: Vec<String>,
     /// `--link NAME:ALIAS`: another container's name under an alias, for this one only.
     pub links: Vec<String>,
+    /// `-p`: `"80/tcp" -> [{HostIp, HostPort}]`.
+    pub port_bindings: BTreeMap<String, Vec<super::ports::PortBinding>>,
+    /// `-P`: every exposed port on a random host port.
+    pub publish_all_ports: bool,
 }
 
 /// `64m`, `1g`, `512k`, `100` (bytes): Docker's size syntax.

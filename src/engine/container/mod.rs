@@ -16,6 +16,7 @@ pub mod logs;
 pub mod mounts;
 pub mod network;
 pub mod ops;
+pub mod ports;
 pub mod records;
 pub mod request;
 pub mod service;

@@ -78,6 +78,11 @@ pub(crate) fn merge(req: &CreateRequest, image_config: &Value) -> ContainerConfi
         }
     }
     c.exposed_ports = serde_json::from_value(ic["ExposedPorts"].clone()).unwrap_or_default();
+    // `--expose` and the ports `-p` publishes add to the image's.
+    c.exposed_ports.extend(req.config.exposed_ports.clone());
+    for key in req.config.host.port_bindings.keys() {
+        c.exposed_ports.insert(key.clone(), serde_json::json!({}));
+    }
     c.volumes = serde_json::from_value(ic["Volumes"].clone()).unwrap_or_default();
     let mut labels: std::collections::BTreeMap<String, String> =
         serde_json::from_value(ic["Labels"].clone()).unwrap_or_default();

@@ -73,8 +73,12 @@ impl Engine {
             && v.monitor.is_none()
     }
 
-    /// Records a newer exit into the database.
+    /// Records a newer exit into the database (a container that is done releases its
+    /// published ports).
     fn fold(&self, mut v: View) -> View {
+        if matches!(v.status, "exited" | "dead") && v.monitor.is_none() {
+            self.release_ports(&v.row.id);
+        }
         if let Some(e) = &v.exit {
             if e.seq as i64 != v.row.record_seq || v.row.status != v.status {
                 v.row.status = v.status.to_string();
@@ -202,7 +206,7 @@ impl Engine {
     }
 
     /// Writes the files and the runtime spec the container starts with.
-    fn prepare(&self, v: &View, opts: &StartOptions) -> Result<()> {
+    fn prepare(&self, v: &View, opts: &StartOptions) -> Result<Vec<std::os::fd::OwnedFd>> {
         let cfg = v.config.as_ref().ok_or_else(|| ContainerError::Failed {
             name: v.row.name.clone(),
             message: v.config_error.clone().unwrap_or_default(),
@@ -252,7 +256,8 @@ impl Engine {
         spec.save(&config).map_err(|e| ContainerError::Failed {
             name: v.row.name.clone(),
             message: format!("writing {}: {e}", config.display()),
-        })
+        })?;
+        self.publish(v, cfg)
     }
 
     /// `start`: spawns the monitor and returns once the container's process runs.
@@ -269,8 +274,12 @@ impl Engine {
             return Ok((v, None));
         }
         let t0 = Instant::now();
-        self.prepare(&v, opts)?;
+        let held = self.prepare(&v, opts)?;
         tracing::debug!(elapsed = ?t0.elapsed(), "prepared (rootfs mounted, spec written)");
+        // The monitor inherits the sockets holding the published host ports.
+        for fd in &held {
+            let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty());
+        }
         let id = v.row.id.clone();
         let run_dir = self.paths.run_dir(&id);
         std::fs::create_dir_all(&run_dir).map_err(|e| ContainerError::io(&run_dir, e))?;
@@ -291,9 +300,12 @@ impl Engine {
         if let Some(run) = std::env::var_os("BERTH_RUN") {
             monitor.env("BERTH_RUN", run);
         }
-        monitor
-            .spawn()
-            .map_err(|e| ContainerError::io(Path::new("/proc/self/exe"), e))?;
+        let spawned = monitor.spawn();
+        drop(held);
+        if let Err(e) = spawned {
+            self.release_ports(&id);
+            return Err(ContainerError::io(Path::new("/proc/self/exe"), e));
+        }
         let stream = if opts.attach {
             let path = run_dir.join("attach.sock");
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -313,8 +325,12 @@ impl Engine {
         let reply = read_reply(&listener, Duration::from_secs(60));
         tracing::debug!(elapsed = ?t0.elapsed(), "monitor reported");
         let _ = std::fs::remove_file(&sock);
+        if !reply.as_deref().is_some_and(|l| l.starts_with("started ")) {
+            self.release_ports(&id);
+        }
         match reply {
-            Some(line) if line.starts_with("started ") => Ok((self.get(&id)?, stream)),
+            // peek: a --rm container that is already done is still the caller's to remove.
+            Some(line) if line.starts_with("started ") => Ok((self.peek(&id)?, stream)),
             Some(line) => Err(ContainerError::Failed {
                 name: v.row.name.clone(),
                 message: line.strip_prefix("error ").unwrap_or(&line).to_string(),
@@ -462,6 +478,7 @@ impl Engine {
         let id = &v.row.id;
         let _ = crate::engine::runtime::delete(&self.paths.runtime_root(), id, true);
         crate::engine::monitor::unmount_rootfs(&self.paths, id);
+        self.release_ports(id);
         self.teardown_network(id);
         let eps = self.db.endpoints(Some(id), None)?;
         self.db.endpoint_remove(id, None)?;

@@ -27,6 +27,18 @@ pub struct NetworkRules {
     pub internal: bool,
 }
 
+/// One published port: traffic to `host_ip:host_port` (every local address when
+/// unspecified) goes to `container_ip:container_port` on `bridge`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortRule {
+    pub proto: String,
+    pub host_ip: std::net::Ipv4Addr,
+    pub host_port: u16,
+    pub container_ip: std::net::Ipv4Addr,
+    pub container_port: u16,
+    pub bridge: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FirewallError {
     #[error("nft (install the nftables package): {0}")]
@@ -55,8 +67,114 @@ fn verdict(v: &str) -> Value {
     json!({ v: null })
 }
 
-/// The commands that replace berth's table with one for `networks` (none: the table goes).
-pub fn ruleset(networks: &[NetworkRules]) -> Value {
+fn local_daddr() -> Value {
+    json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}},
+                     "right": "local"}})
+}
+
+fn daddr(op: &str, addr: &str, len: Option<u32>) -> Value {
+    let right = match len {
+        Some(l) => json!({"prefix": {"addr": addr, "len": l}}),
+        None => json!(addr),
+    };
+    json!({"match": {"op": op, "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+                     "right": right}})
+}
+
+/// DNAT for published ports, from outside (`prerouting`) and from the host itself
+/// (`output`), with what 127.0.0.1 needs: a masquerade for loopback sources leaving through
+/// the bridge, and (in `input`) a drop of anything for 127.0.0.0/8 that arrives on another
+/// interface than `lo` (route_localnet must never expose the host's loopback services).
+fn port_rules(cmds: &mut Vec<Value>, ports: &[PortRule]) {
+    cmds.push(
+        json!({"add": {"chain": {"family": "ip", "table": TABLE, "name": "prerouting",
+        "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}}}),
+    );
+    cmds.push(
+        json!({"add": {"chain": {"family": "ip", "table": TABLE, "name": "output",
+        "type": "nat", "hook": "output", "prio": -100, "policy": "accept"}}}),
+    );
+    cmds.push(
+        json!({"add": {"chain": {"family": "ip", "table": TABLE, "name": "input",
+        "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}}),
+    );
+    // Replies of DNATed loopback connections are un-NATed to 127.0.0.1 on the bridge: they
+    // belong to a connection the host opened, so established traffic passes.
+    cmds.push(rule(
+        "input",
+        vec![
+            is_not("iifname", "lo"),
+            daddr("==", "127.0.0.0", Some(8)),
+            json!({"match": {"op": "in", "left": {"ct": {"key": "state"}},
+                              "right": ["established", "related"]}}),
+            verdict("accept"),
+        ],
+    ));
+    cmds.push(rule(
+        "input",
+        vec![
+            is_not("iifname", "lo"),
+            daddr("==", "127.0.0.0", Some(8)),
+            verdict("drop"),
+        ],
+    ));
+    let mut bridges: Vec<&str> = Vec::new();
+    for p in ports {
+        let dport = json!({"match": {"op": "==",
+            "left": {"payload": {"protocol": p.proto, "field": "dport"}}, "right": p.host_port}});
+        let dnat = json!({"dnat": {"addr": p.container_ip.to_string(), "port": p.container_port}});
+        let host = p.host_ip.to_string();
+        if p.host_ip.is_unspecified() {
+            cmds.push(rule(
+                "prerouting",
+                vec![
+                    local_daddr(),
+                    daddr("!=", "127.0.0.0", Some(8)),
+                    dport.clone(),
+                    dnat.clone(),
+                ],
+            ));
+            cmds.push(rule("output", vec![local_daddr(), dport, dnat]));
+        } else {
+            if !p.host_ip.is_loopback() {
+                cmds.push(rule(
+                    "prerouting",
+                    vec![daddr("==", &host, None), dport.clone(), dnat.clone()],
+                ));
+            }
+            cmds.push(rule("output", vec![daddr("==", &host, None), dport, dnat]));
+        }
+        if !bridges.contains(&p.bridge.as_str()) {
+            bridges.push(&p.bridge);
+        }
+    }
+    for b in bridges {
+        cmds.push(rule(
+            "postrouting",
+            vec![
+                json!({"match": {"op": "==",
+                    "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                    "right": {"prefix": {"addr": "127.0.0.0", "len": 8}}}}),
+                is("oifname", b),
+                verdict("masquerade"),
+            ],
+        ));
+        // A container reaching a published port of its own network through the host.
+        cmds.push(rule(
+            "postrouting",
+            vec![
+                is("iifname", b),
+                is("oifname", b),
+                json!({"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}),
+                verdict("masquerade"),
+            ],
+        ));
+    }
+}
+
+/// The commands that replace berth's table with one for `networks` and `ports` (no
+/// networks: the table goes).
+pub fn ruleset(networks: &[NetworkRules], ports: &[PortRule]) -> Value {
     let mut cmds = vec![
         json!({"add": {"table": table()}}),
         json!({"delete": {"table": table()}}),
@@ -128,12 +246,13 @@ pub fn ruleset(networks: &[NetworkRules]) -> Value {
             ],
         ));
     }
+    port_rules(&mut cmds, ports);
     json!({ "nftables": cmds })
 }
 
-/// Replaces berth's table with the rules for `networks`, atomically.
-pub fn apply(networks: &[NetworkRules]) -> Result<(), FirewallError> {
-    let value = ruleset(networks);
+/// Replaces berth's table with the rules for `networks` and `ports`, atomically.
+pub fn apply(networks: &[NetworkRules], ports: &[PortRule]) -> Result<(), FirewallError> {
+    let value = ruleset(networks, ports);
     let typed: nftables::schema::Nftables = serde_json::from_value(value)?;
     nftables::helper::apply_ruleset(&typed)?;
     Ok(())
@@ -167,15 +286,35 @@ mod tests {
                 internal: true,
             },
         ];
-        let v = ruleset(&nets);
+        let ports = vec![
+            PortRule {
+                proto: "tcp".into(),
+                host_ip: "0.0.0.0".parse().unwrap(),
+                host_port: 8080,
+                container_ip: "172.17.0.2".parse().unwrap(),
+                container_port: 80,
+                bridge: "berth0".into(),
+            },
+            PortRule {
+                proto: "udp".into(),
+                host_ip: "127.0.0.1".parse().unwrap(),
+                host_port: 5353,
+                container_ip: "172.17.0.3".parse().unwrap(),
+                container_port: 53,
+                bridge: "berth0".into(),
+            },
+        ];
+        let v = ruleset(&nets, &ports);
         let typed: nftables::schema::Nftables = serde_json::from_value(v.clone()).unwrap();
         assert!(typed.objects.len() > 10);
         let text = v.to_string();
         assert!(text.contains("masquerade") && text.contains("out-bth-back"));
-        // The internal network gets no masquerade.
-        assert_eq!(text.matches("masquerade").count(), 1);
+        // The internal network gets no masquerade (berth0's, and two for its ports).
+        assert_eq!(text.matches("masquerade").count(), 3);
+        // A loopback binding has no prerouting rule: only the host reaches it.
+        assert_eq!(text.matches("\"dnat\":").count(), 3, "{text}");
         // No networks: the table is removed.
-        let none = ruleset(&[]);
+        let none = ruleset(&[], &[]);
         assert_eq!(none["nftables"].as_array().unwrap().len(), 2);
     }
 }

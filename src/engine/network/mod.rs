@@ -4,6 +4,7 @@
 //! (172.17.0.0/16, like Docker's `bridge`) is made on first use. This module knows networks
 //! and network namespaces, not containers: the container service connects them.
 
+pub mod conntrack;
 pub mod dns;
 pub mod firewall;
 pub mod ipam;
@@ -479,6 +480,12 @@ impl<'a> Networks<'a> {
             other => other?,
         }
         nl.set_up(index)?;
+        // Published ports on 127.0.0.1 are DNATed out through the bridge.
+        let localnet = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge);
+        std::fs::write(&localnet, "1").map_err(|source| NetworkError::Io {
+            path: localnet.into(),
+            source,
+        })?;
         self.sync_firewall()?;
         if !n.internal {
             firewall::enable_forwarding().map_err(|source| NetworkError::Io {
@@ -489,10 +496,26 @@ impl<'a> Networks<'a> {
         Ok(index)
     }
 
-    /// Rebuilds berth's nftables table from the networks in the database.
+    /// Rebuilds berth's nftables table from the networks and published ports in the
+    /// database.
     pub fn sync_firewall(&self) -> Result<()> {
         let rules: Vec<_> = self.list()?.iter().map(Network::rules).collect();
-        firewall::apply(&rules)?;
+        let ports: Vec<firewall::PortRule> = self
+            .db
+            .ports(None)?
+            .into_iter()
+            .filter_map(|p| {
+                Some(firewall::PortRule {
+                    host_ip: p.host_ip.parse().ok()?,
+                    container_ip: p.container_ip.parse().ok()?,
+                    proto: p.proto,
+                    host_port: p.host_port,
+                    container_port: p.container_port,
+                    bridge: p.bridge,
+                })
+            })
+            .collect();
+        firewall::apply(&rules, &ports)?;
         Ok(())
     }
 

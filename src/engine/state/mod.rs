@@ -12,7 +12,7 @@ use thiserror::Error;
 
 mod networks;
 mod volumes;
-pub use networks::{EndpointRow, NetworkRow};
+pub use networks::{EndpointRow, NetworkRow, PortRow};
 pub use volumes::VolumeRow;
 
 #[derive(Debug, Error)]
@@ -70,6 +70,7 @@ const MIGRATIONS: &[&str] = &[
         anonymous INTEGER NOT NULL DEFAULT 0
     );",
     networks::MIGRATION,
+    networks::PORTS_MIGRATION,
 ];
 
 /// One container as the database holds it.
@@ -132,8 +133,23 @@ impl Db {
         }
         let conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
+        // Switching a new database to WAL needs it to itself: while another process creates
+        // it, SQLite answers "busy" at once, without the busy timeout. Wait as that would.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => {
+                    other.map_err(err)?;
+                    break;
+                }
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         let mut db = Db { conn, path };

@@ -299,3 +299,85 @@ mod tests {
         assert_eq!(db.network_get("front").unwrap(), None);
     }
 }
+
+/// A published port of a running container, as bound (`ports` table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortRow {
+    pub container: String,
+    pub proto: String,
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_ip: String,
+    pub container_port: u16,
+    /// The bridge the container sits on.
+    pub bridge: String,
+}
+
+pub(super) const PORTS_MIGRATION: &str = "CREATE TABLE ports (
+        container TEXT NOT NULL,
+        proto TEXT NOT NULL,
+        host_ip TEXT NOT NULL,
+        host_port INTEGER NOT NULL,
+        container_ip TEXT NOT NULL,
+        container_port INTEGER NOT NULL,
+        bridge TEXT NOT NULL
+    );";
+
+impl Db {
+    /// Replaces a container's published ports.
+    pub fn ports_set(&self, container: &str, rows: &[PortRow]) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))?;
+        let r = (|| -> rusqlite::Result<()> {
+            self.conn
+                .execute("DELETE FROM ports WHERE container = ?1", params![container])?;
+            for p in rows {
+                self.conn.execute(
+                    "INSERT INTO ports (container, proto, host_ip, host_port, container_ip, \
+                     container_port, bridge) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        p.container,
+                        p.proto,
+                        p.host_ip,
+                        p.host_port,
+                        p.container_ip,
+                        p.container_port,
+                        p.bridge
+                    ],
+                )?;
+            }
+            Ok(())
+        })();
+        let end = if r.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        self.conn.execute_batch(end).map_err(|e| self.err(e))?;
+        r.map_err(|e| self.err(e))
+    }
+
+    /// Published ports of one container (`Some`) or of all.
+    pub fn ports(&self, container: Option<&str>) -> Result<Vec<PortRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT container, proto, host_ip, host_port, container_ip, container_port, bridge \
+                 FROM ports WHERE (?1 IS NULL OR container = ?1) ORDER BY container_port, proto",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![container], |r| {
+                Ok(PortRow {
+                    container: r.get(0)?,
+                    proto: r.get(1)?,
+                    host_ip: r.get(2)?,
+                    host_port: r.get(3)?,
+                    container_ip: r.get(4)?,
+                    container_port: r.get(5)?,
+                    bridge: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e));
+        rows
+    }
+}
