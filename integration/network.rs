@@ -160,14 +160,15 @@ fn containers_on_a_network_reach_each_other_and_no_one_else_does() {
     );
     // Removing everything leaves nothing of berth's in the namespace.
     b.cli_ok(&["container", "rm", "-f", "web", "fixed"]);
-    // (Container veths are `bth` + 12 characters; bridges of user networks `bth-`...)
-    assert!(
-        !links(&b)
-            .iter()
-            .any(|l| l.starts_with("bth") && !l.starts_with("bth-")),
-        "{:?}",
-        links(&b)
-    );
+    // (Container veths are `bth` + 12 characters; bridges of user networks `bth-`...) The
+    // kernel removes a released namespace, and its veths with it, a moment later.
+    eventually("the containers' veths to go", || {
+        let l = links(&b);
+        (!l.iter()
+            .any(|l| l.starts_with("bth") && !l.starts_with("bth-")))
+        .then_some(())
+        .ok_or(format!("{l:?}"))
+    });
     b.cli_ok(&["network", "rm", "front", "back", "berth0"]);
     assert_eq!(links(&b), vec!["lo"]);
     assert!(!ruleset(&b).contains("berth"), "{}", ruleset(&b));
@@ -601,4 +602,112 @@ fn udp_query(b: &Berth, server: &str, name: &str) -> Vec<String> {
     })
     .join()
     .unwrap()
+}
+
+#[test]
+fn connect_and_disconnect_a_running_container() {
+    if !root_or_skip("connect_and_disconnect_a_running_container") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    b.cli_ok(&["network", "create", "a"]);
+    b.cli_ok(&["network", "create", "b"]);
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "a",
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "b",
+        "bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/var/www",
+    ]);
+    let fetch = "timeout 3 wget -q -O- http://srv/; exit $?";
+    assert!(!b
+        .cli(&["exec", "client", "sh", "-c", fetch])
+        .status
+        .success());
+    b.cli_ok(&["network", "connect", "--alias", "cli", "b", "client"]);
+    let v = inspect(&b, "container", "client");
+    let on_b = v["NetworkSettings"]["Networks"]["b"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(on_b.starts_with("172.18.1."), "{v}");
+    // The primary network keeps the default route; the new interface is there at once, and
+    // names of the second network resolve through the first network's server.
+    let ifaces = b.cli_ok(&["exec", "client", "cat", "/proc/net/dev"]);
+    assert!(ifaces.contains("eth1:"), "{ifaces}");
+    eventually("srv by name over the new network", || {
+        let out = b.cli(&["exec", "client", "sh", "-c", fetch]);
+        (stdout(&out) == "hello from busybox\n")
+            .then_some(())
+            .ok_or_else(|| stderr(&out))
+    });
+    // The alias on b resolves for b's containers.
+    let out = b.cli_ok(&["exec", "srv", "nslookup", "cli"]);
+    assert!(out.contains(&on_b), "{out}");
+    let again = b.cli(&["network", "connect", "b", "client"]);
+    assert!(
+        stderr(&again).contains("already connected"),
+        "{}",
+        stderr(&again)
+    );
+    b.cli_ok(&["network", "disconnect", "b", "client"]);
+    let ifaces = b.cli_ok(&["exec", "client", "cat", "/proc/net/dev"]);
+    assert!(!ifaces.contains("eth1:"), "{ifaces}");
+    assert!(!b
+        .cli(&["exec", "client", "sh", "-c", fetch])
+        .status
+        .success());
+    b.cli_ok(&["container", "rm", "-f", "client", "srv"]);
+    b.cli_ok(&["network", "rm", "a", "b"]);
+}
+
+#[test]
+fn a_foreign_forward_drop_is_reported_with_the_rule_that_lets_berth_through() {
+    if !root_or_skip("a_foreign_forward_drop_is_reported_with_the_rule_that_lets_berth_through") {
+        return;
+    }
+    let b = Berth::new();
+    let info = b.cli_ok(&["system", "info"]);
+    assert!(
+        info.contains("no other table drops forwarded traffic"),
+        "{info}"
+    );
+    // What Docker leaves on a host: FORWARD with policy drop (in the test's namespace).
+    let nft = |cmd: &str| {
+        let st = b.in_netns("nft").arg(cmd).status().unwrap();
+        assert!(st.success(), "nft {cmd}");
+    };
+    nft("add table ip filter");
+    nft("add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }");
+    let out = b.cli(&["network", "create", "front"]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("nft insert rule ip filter FORWARD iifname \"bth-"),
+        "{}",
+        stderr(&out)
+    );
+    let info = b.cli_ok(&["system", "info"]);
+    assert!(info.contains("ip filter FORWARD: policy drop"), "{info}");
+    assert!(info.contains("ip_forward:   1"), "{info}");
+    b.cli_ok(&["network", "rm", "front"]);
 }

@@ -25,6 +25,31 @@ pub enum NetworkCommand {
     Rm(NamesArgs),
     /// Remove the networks no container uses
     Prune(PruneArgs),
+    /// Connect a container to a network
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Another name for the container on this network
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// A static IPv4 address
+    #[arg(long)]
+    pub ip: Option<String>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DisconnectArgs {
+    /// Accepted for Docker's command lines
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +120,15 @@ pub fn run(global: &GlobalArgs, cmd: &NetworkCommand) -> anyhow::Result<ExitCode
                 labels,
             })?;
             writeln!(out, "{}", n.id)?;
+            if !a.internal && !crate::engine::network::firewall::foreign_forward_drops().is_empty()
+            {
+                eprintln!(
+                    "warning: {}",
+                    crate::engine::network::firewall::forward_drop_advice(std::slice::from_ref(
+                        &n.bridge
+                    ))
+                );
+            }
         }
         NetworkCommand::Ls(a) => {
             let nets = e.networks().list()?;
@@ -150,6 +184,16 @@ pub fn run(global: &GlobalArgs, cmd: &NetworkCommand) -> anyhow::Result<ExitCode
                     }
                 }
             }
+        }
+        NetworkCommand::Connect(a) => {
+            let settings = crate::engine::container::network::EndpointConfig {
+                aliases: a.alias.clone(),
+                ipv4_address: a.ip.clone().unwrap_or_default(),
+            };
+            e.network_connect(&a.network, &a.container, &settings)?;
+        }
+        NetworkCommand::Disconnect(a) => {
+            e.network_disconnect(&a.network, &a.container)?;
         }
         NetworkCommand::Prune(_) => {
             let removed = e.network_prune()?;

@@ -17,6 +17,7 @@ pub mod mounts;
 pub mod network;
 pub mod ops;
 pub mod ports;
+mod publish;
 pub mod records;
 pub mod request;
 pub mod service;

@@ -77,6 +77,19 @@ impl Engine {
         };
         cfg.host.network_mode = net.name.clone();
         let settings = cfg.networks.remove(&mode).unwrap_or_default();
+        self.allocate_endpoint(id, &net, &settings)?;
+        cfg.networks.insert(net.name.clone(), settings);
+        Ok(())
+    }
+
+    /// Records the container's address on a network: the static one asked for (checked) or
+    /// the first free one, in one transaction.
+    fn allocate_endpoint(
+        &self,
+        id: &str,
+        net: &network::Network,
+        settings: &EndpointConfig,
+    ) -> Result<EndpointRow> {
         let wanted: Option<Ipv4Addr> = match settings.ipv4_address.as_str() {
             "" => None,
             s => Some(
@@ -115,9 +128,124 @@ impl Engine {
             };
             Ok((ip.to_string(), ipam::mac_text(ipam::mac_of(ip))))
         })?;
-        picked.map_err(invalid)?;
-        cfg.networks.insert(net.name.clone(), settings);
+        picked.map_err(invalid)
+    }
+
+    /// `network connect`: another network for a container; a running one gets its next
+    /// interface at once (no default route: the first network keeps it).
+    pub fn network_connect(
+        &self,
+        net_key: &str,
+        key: &str,
+        settings: &EndpointConfig,
+    ) -> Result<()> {
+        let v = self.get(key)?;
+        let mode = v
+            .config
+            .as_ref()
+            .map(|c| c.host.network_mode.clone())
+            .unwrap_or_default();
+        if !is_bridged(&mode) {
+            return Err(invalid(format!(
+                "container {} uses --network {mode}: it cannot join bridged networks",
+                v.row.name
+            )));
+        }
+        let nets = self.networks();
+        let net = nets.get(net_key)?;
+        let existing = self.db.endpoints(Some(&v.row.id), None)?;
+        if existing.iter().any(|e| e.network == net.name) {
+            return Err(invalid(format!(
+                "container {} is already connected to network {}",
+                v.row.name, net.name
+            )));
+        }
+        let ep = self.allocate_endpoint(&v.row.id, &net, settings)?;
+        let path = self.netns_path(&v.row.id);
+        if network::netns::exists(&path) {
+            let ip: Ipv4Addr = ep
+                .ip
+                .parse()
+                .map_err(|_| invalid(format!("bad address {}", ep.ip)))?;
+            // The first interface number whose host-side veth is free.
+            let mut nl = network::netlink::Netlink::open().map_err(network::NetworkError::from)?;
+            let mut i = existing.len();
+            for n in 1..10 {
+                if nl
+                    .link_index(&host_interface(&v.row.id, n))
+                    .map_err(network::NetworkError::from)?
+                    .is_none()
+                {
+                    i = n;
+                    break;
+                }
+            }
+            let a = Attachment {
+                network: net.clone(),
+                ip,
+                mac: ipam::mac_of(ip),
+                interface: format!("eth{i}"),
+                host_interface: host_interface(&v.row.id, i),
+            };
+            let wired = nets
+                .ensure_dns(&net)
+                .and_then(|_| network::attach(&nets, &path, &a, false));
+            if let Err(e) = wired {
+                self.db.endpoint_remove(&v.row.id, Some(&net.name))?;
+                return Err(e.into());
+            }
+        }
+        self.refresh_dns_of(&v.row.id)
+    }
+
+    /// Rewrites the DNS records of every network a container is on.
+    fn refresh_dns_of(&self, id: &str) -> Result<()> {
+        for ep in self.db.endpoints(Some(id), None)? {
+            self.refresh_dns(&ep.network)?;
+        }
         Ok(())
+    }
+
+    /// `network disconnect`: the container leaves the network (a running one loses that
+    /// interface at once).
+    pub fn network_disconnect(&self, net_key: &str, key: &str) -> Result<()> {
+        let v = self.get(key)?;
+        let net = self.networks().get(net_key)?;
+        let Some(ep) = self
+            .db
+            .endpoints(Some(&v.row.id), Some(&net.name))?
+            .into_iter()
+            .next()
+        else {
+            return Err(invalid(format!(
+                "container {} is not connected to network {}",
+                v.row.name, net.name
+            )));
+        };
+        let path = self.netns_path(&v.row.id);
+        if network::netns::exists(&path) {
+            let ip: Ipv4Addr = ep
+                .ip
+                .parse()
+                .map_err(|_| invalid(format!("bad address {}", ep.ip)))?;
+            network::detach_address(&path, ip)?;
+        }
+        self.db.endpoint_remove(&v.row.id, Some(&net.name))?;
+        self.refresh_dns(&net.name)?;
+        self.refresh_dns_of(&v.row.id)
+    }
+
+    /// The container's endpoints, its first network (the one it was created on, which has
+    /// the default route, /etc/hosts's address and the resolver) first.
+    pub(crate) fn endpoints_of(&self, v: &View) -> Result<Vec<EndpointRow>> {
+        let mut eps = self.db.endpoints(Some(&v.row.id), None)?;
+        let primary = v
+            .config
+            .as_ref()
+            .map(|c| c.host.network_mode.as_str())
+            .unwrap_or("");
+        eps.sort_by_key(|e| e.network != primary);
+        Ok(eps)
     }
 
     /// The container's network namespace file (bridged networks).
@@ -159,7 +287,7 @@ impl Engine {
             return Ok(Some(path));
         }
         let nets = self.networks();
-        let eps = self.db.endpoints(Some(&v.row.id), None)?;
+        let eps = self.endpoints_of(v)?;
         for ep in &eps {
             let net = nets.get(&ep.network)?;
             nets.ensure_bridge(&net)?;
@@ -190,13 +318,23 @@ impl Engine {
     }
 
     /// Removes the container's veths and namespace (best effort; gone is fine).
+    ///
+    /// The namespace is released, and the kernel removes it with its veths (the peers on the
+    /// host side go with them) once its last process is gone; deleting each veth ourselves
+    /// would wait for an RCU grace period per link (~20 ms). When the namespace was already
+    /// gone (after a reboot, say), host-side veths left from it are deleted here.
     pub(crate) fn teardown_network(&self, id: &str) {
-        for i in 0..4 {
+        let path = self.netns_path(id);
+        if network::netns::exists(&path) {
+            network::netns::remove(&path);
+            return;
+        }
+        network::netns::remove(&path);
+        for i in 0..10 {
             if let Err(e) = network::detach(&host_interface(id, i)) {
                 tracing::warn!("removing the veth of {id}: {e}");
             }
         }
-        network::netns::remove(&self.netns_path(id));
     }
 
     /// /etc/hosts and resolv.conf for a container on its networks.
@@ -208,7 +346,7 @@ impl Engine {
     ) -> Result<(String, String)> {
         let mut hosts =
             String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-        let eps = self.db.endpoints(Some(&v.row.id), None)?;
+        let eps = self.endpoints_of(v)?;
         match eps.first() {
             Some(ep) => hosts.push_str(&format!("{}\t{hostname} {}\n", ep.ip, v.row.name)),
             None => hosts.push_str(&format!("127.0.1.1\t{hostname}\n")),
@@ -257,7 +395,7 @@ impl Engine {
 
     /// `inspect`'s NetworkSettings.
     pub fn network_settings(&self, v: &View) -> serde_json::Value {
-        let eps: Vec<EndpointRow> = self.db.endpoints(Some(&v.row.id), None).unwrap_or_default();
+        let eps: Vec<EndpointRow> = self.endpoints_of(v).unwrap_or_default();
         let nets = self.networks();
         let mut per = serde_json::Map::new();
         let mut first = json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "IPPrefixLen": 0});
@@ -323,6 +461,16 @@ impl Engine {
             names.insert(row.id.clone(), (row, ip));
         }
         for (row, ip) in names.values() {
+            let others: Vec<String> = self
+                .db
+                .endpoints(Some(&row.id), None)?
+                .into_iter()
+                .map(|e| e.network)
+                .filter(|n| n != network)
+                .collect();
+            if !others.is_empty() {
+                records.peers.insert(*ip, others);
+            }
             let cfg: ContainerConfig = serde_json::from_str(&row.config).unwrap_or_default();
             for l in &cfg.host.links {
                 let (target, alias) = l.split_once(':').unwrap_or((l, l));
@@ -384,95 +532,5 @@ impl Engine {
             cs.push((name, ep));
         }
         Ok(n.inspect(&cs))
-    }
-}
-
-impl Engine {
-    /// At start: binds the container's published host ports, records them and adds their
-    /// rules. Returns the sockets (the monitor keeps them).
-    pub(crate) fn publish(
-        &self,
-        v: &View,
-        cfg: &ContainerConfig,
-    ) -> Result<Vec<std::os::fd::OwnedFd>> {
-        if cfg.host.port_bindings.is_empty() && !cfg.host.publish_all_ports {
-            return Ok(Vec::new());
-        }
-        let Some(ep) = self.db.endpoints(Some(&v.row.id), None)?.into_iter().next() else {
-            return Ok(Vec::new());
-        };
-        let exposed: Vec<String> = cfg.exposed_ports.keys().cloned().collect();
-        let (published, held) = super::ports::bind_all(
-            &cfg.host.port_bindings,
-            &exposed,
-            cfg.host.publish_all_ports,
-        )?;
-        let bridge = self.networks().get(&ep.network)?.bridge;
-        let rows: Vec<crate::engine::state::PortRow> = published
-            .iter()
-            .map(|p| crate::engine::state::PortRow {
-                container: v.row.id.clone(),
-                proto: p.proto.clone(),
-                host_ip: p.host_ip.to_string(),
-                host_port: p.host_port,
-                container_ip: ep.ip.clone(),
-                container_port: p.container_port,
-                bridge: bridge.clone(),
-            })
-            .collect();
-        self.db.ports_set(&v.row.id, &rows)?;
-        if let Err(e) = self.networks().sync_firewall() {
-            self.release_ports(&v.row.id);
-            return Err(e.into());
-        }
-        Ok(held)
-    }
-
-    /// Removes a container's published ports and their rules (nothing to do when it has
-    /// none).
-    pub(crate) fn release_ports(&self, id: &str) {
-        let had = self
-            .db
-            .ports(Some(id))
-            .map(|p| !p.is_empty())
-            .unwrap_or(false);
-        if !had {
-            return;
-        }
-        let flows: Vec<(String, u16)> = self
-            .db
-            .ports(Some(id))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| p.proto == "udp")
-            .map(|p| (p.container_ip, p.container_port))
-            .collect();
-        let _ = self.db.ports_set(id, &[]);
-        if let Err(e) = self.networks().sync_firewall() {
-            tracing::warn!("removing the published ports of {id}: {e}");
-        }
-        network::conntrack::flush_udp(&flows);
-    }
-
-    /// `port` and inspect's `NetworkSettings.Ports`: `"80/tcp" -> [{HostIp, HostPort}]`
-    /// (exposed ports without a binding map to null).
-    pub fn published_ports(&self, v: &View) -> serde_json::Value {
-        let mut out = serde_json::Map::new();
-        if let Some(cfg) = &v.config {
-            for key in cfg.exposed_ports.keys() {
-                out.insert(key.clone(), serde_json::Value::Null);
-            }
-        }
-        for p in self.db.ports(Some(&v.row.id)).unwrap_or_default() {
-            let key = format!("{}/{}", p.container_port, p.proto);
-            let entry = out.entry(key).or_insert_with(|| json!([]));
-            if entry.is_null() {
-                *entry = json!([]);
-            }
-            if let Some(list) = entry.as_array_mut() {
-                list.push(json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()}));
-            }
-        }
-        serde_json::Value::Object(out)
     }
 }

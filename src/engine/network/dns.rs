@@ -29,6 +29,11 @@ pub struct Records {
     pub names: BTreeMap<String, Vec<Ipv4Addr>>,
     /// Client address -> (alias -> name in `names`): `--link` aliases of that container.
     pub links: BTreeMap<Ipv4Addr, BTreeMap<String, String>>,
+    /// Client address -> the other networks that container is on: names there are answered
+    /// too (with their addresses on that network), as a container sees every network it
+    /// joined.
+    #[serde(default)]
+    pub peers: BTreeMap<Ipv4Addr, Vec<String>>,
 }
 
 impl Records {
@@ -66,9 +71,29 @@ pub fn write_records(network_dir: &Path, records: &Records) -> std::io::Result<(
 
 /// Our answer to a query from `client`, or `None` to forward it.
 pub fn answer(records: &Records, client: Ipv4Addr, query: &[u8]) -> Option<Vec<u8>> {
+    answer_with(records, client, query, &mut |_, _| None)
+}
+
+/// [`answer`], where `others(network, name)` looks a name up in another network's records
+/// (for the networks the client also joined).
+pub fn answer_with(
+    records: &Records,
+    client: Ipv4Addr,
+    query: &[u8],
+    others: &mut dyn FnMut(&str, &str) -> Option<Vec<Ipv4Addr>>,
+) -> Option<Vec<u8>> {
     let msg = Message::from_vec(query).ok()?;
     let q = msg.queries.first()?;
-    let ips = records.lookup(client, &q.name().to_ascii())?;
+    let name = q.name().to_ascii();
+    let ips: Vec<Ipv4Addr> = match records.lookup(client, &name) {
+        Some(ips) => ips.to_vec(),
+        None => records
+            .peers
+            .get(&client)
+            .into_iter()
+            .flatten()
+            .find_map(|net| others(net, &name))?,
+    };
     let mut resp = Message::response(msg.metadata.id, msg.metadata.op_code);
     resp.metadata.message_type = MessageType::Response;
     resp.metadata.authoritative = true;
@@ -79,7 +104,7 @@ pub fn answer(records: &Records, client: Ipv4Addr, query: &[u8]) -> Option<Vec<u
     // A known name has A records only: other types get an empty answer, never a forward.
     if q.query_type() == RecordType::A {
         for ip in ips {
-            resp.add_answer(Record::from_rdata(q.name().clone(), 0, RData::A(A(*ip))));
+            resp.add_answer(Record::from_rdata(q.name().clone(), 0, RData::A(A(ip))));
         }
     }
     resp.to_vec().ok()
@@ -126,7 +151,7 @@ fn forward(upstreams: &[SocketAddr], query: &[u8]) -> Option<Vec<u8>> {
     servfail(query)
 }
 
-/// The records file, reloaded when it changed.
+/// A records file, reloaded when it changed.
 struct Source {
     path: PathBuf,
     seen: Option<SystemTime>,
@@ -134,6 +159,14 @@ struct Source {
 }
 
 impl Source {
+    fn new(path: PathBuf) -> Source {
+        Source {
+            path,
+            seen: None,
+            records: Records::default(),
+        }
+    }
+
     fn get(&mut self) -> &Records {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
@@ -146,6 +179,43 @@ impl Source {
                 .unwrap_or_default();
         }
         &self.records
+    }
+}
+
+/// This network's records and, on demand, those of the other networks beside it.
+struct Sources {
+    own: Source,
+    dir: PathBuf,
+    others: BTreeMap<String, Source>,
+}
+
+impl Sources {
+    fn new(network_dir: &Path) -> Sources {
+        Sources {
+            own: Source::new(records_path(network_dir)),
+            dir: network_dir
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            others: BTreeMap::new(),
+        }
+    }
+
+    fn answer(&mut self, client: Ipv4Addr, query: &[u8]) -> Option<Vec<u8>> {
+        let records = self.own.get().clone();
+        let (dir, others) = (&self.dir, &mut self.others);
+        answer_with(&records, client, query, &mut |net, name| {
+            if net.contains('/') || net.starts_with('.') {
+                return None;
+            }
+            let src = others
+                .entry(net.to_string())
+                .or_insert_with(|| Source::new(records_path(&dir.join(net))));
+            src.get()
+                .names
+                .get(&name.trim_end_matches('.').to_ascii_lowercase())
+                .cloned()
+        })
     }
 }
 
@@ -172,15 +242,10 @@ pub fn serve(
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&null);
     }
-    let path = records_path(network_dir);
     let ups = upstreams.clone();
-    let tcp_path = path.clone();
+    let tcp_dir = network_dir.to_path_buf();
     std::thread::spawn(move || {
-        let mut source = Source {
-            path: tcp_path,
-            seen: None,
-            records: Records::default(),
-        };
+        let mut sources = Sources::new(&tcp_dir);
         for conn in tcp.incoming().flatten() {
             let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
             let client = conn
@@ -196,25 +261,21 @@ pub fn serve(
             if conn.read_exact(&mut q).is_err() {
                 continue;
             }
-            let reply = answer(source.get(), client, &q).or_else(|| forward(&ups, &q));
+            let reply = sources.answer(client, &q).or_else(|| forward(&ups, &q));
             if let Some(r) = reply {
                 let _ = conn.write_all(&(r.len() as u16).to_be_bytes());
                 let _ = conn.write_all(&r);
             }
         }
     });
-    let mut source = Source {
-        path,
-        seen: None,
-        records: Records::default(),
-    };
+    let mut sources = Sources::new(network_dir);
     let mut buf = vec![0u8; 65535];
     loop {
         let Ok((n, from)) = udp.recv_from(&mut buf) else {
             continue;
         };
         let q = buf[..n].to_vec();
-        if let Some(r) = answer(source.get(), client_v4(from), &q) {
+        if let Some(r) = sources.answer(client_v4(from), &q) {
             let _ = udp.send_to(&r, from);
             continue;
         }

@@ -268,6 +268,78 @@ pub fn enable_forwarding() -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// Chains of other tables at the forward hook that drop what berth's rules accept: a
+/// `drop` policy, or `drop` rules (a host running Docker has `ip filter FORWARD` with
+/// policy drop). berth's accept in its own table does not undo them, so containers cannot
+/// reach out (or be reached through published ports) until the host lets berth's bridges
+/// through, e.g. `nft insert rule ip filter FORWARD iifname "berth0" accept` and
+/// `... oifname "berth0" accept` (with iptables: `iptables -I DOCKER-USER -i berth0 -j
+/// ACCEPT`, and `-o berth0`). One line per finding, naming the chain.
+pub fn foreign_forward_drops() -> Vec<String> {
+    let Ok(out) = std::process::Command::new("nft")
+        .args(["-j", "list", "ruleset"])
+        .output()
+    else {
+        return Vec::new();
+    };
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let items = v["nftables"].as_array().cloned().unwrap_or_default();
+    let mut forward_chains: Vec<(String, String, String)> = Vec::new();
+    let mut found = Vec::new();
+    for item in &items {
+        let c = &item["chain"];
+        if c.is_null() || c["hook"] != "forward" || c["table"] == TABLE {
+            continue;
+        }
+        let (family, table, name) = (
+            c["family"].as_str().unwrap_or("").to_string(),
+            c["table"].as_str().unwrap_or("").to_string(),
+            c["name"].as_str().unwrap_or("").to_string(),
+        );
+        if c["policy"] == "drop" {
+            found.push(format!("{family} {table} {name}: policy drop"));
+        }
+        forward_chains.push((family, table, name));
+    }
+    for item in &items {
+        let r = &item["rule"];
+        if r.is_null() {
+            continue;
+        }
+        let key = (
+            r["family"].as_str().unwrap_or("").to_string(),
+            r["table"].as_str().unwrap_or("").to_string(),
+            r["chain"].as_str().unwrap_or("").to_string(),
+        );
+        let drops = r["expr"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|s| s.get("drop").is_some()));
+        if drops && forward_chains.contains(&key) {
+            let line = format!("{} {} {}: drop rules", key.0, key.1, key.2);
+            if !found.contains(&line) {
+                found.push(line);
+            }
+        }
+    }
+    found
+}
+
+/// What `system info` and `network create` say about a foreign forward drop.
+pub fn forward_drop_advice(bridges: &[String]) -> String {
+    let mut text = String::from(
+        "another firewall table drops forwarded traffic, which berth's own rules cannot undo: \
+         containers may not reach out and published ports may not answer from outside. To let \
+         berth's bridges through, run:\n",
+    );
+    for b in bridges {
+        text.push_str(&format!(
+            "  nft insert rule ip filter FORWARD iifname \"{b}\" accept\n  nft insert rule ip filter FORWARD oifname \"{b}\" accept\n"
+        ));
+    }
+    text.push_str("(with iptables: iptables -I DOCKER-USER -i BRIDGE -j ACCEPT and -o BRIDGE)");
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! (172.17.0.0/16, like Docker's `bridge`) is made on first use. This module knows networks
 //! and network namespaces, not containers: the container service connects them.
 
+mod attach;
 pub mod conntrack;
 pub mod dns;
 pub mod firewall;
@@ -20,6 +21,7 @@ use serde_json::json;
 use thiserror::Error;
 
 use crate::engine::state::{Db, EndpointRow, NetworkRow, StateError};
+pub use attach::{attach, detach, detach_address, Attachment};
 use ipam::Subnet;
 use netlink::{Netlink, NetlinkError};
 
@@ -557,83 +559,6 @@ fn alive(pid_file: &Path) -> Option<i32> {
     let pid: i32 = parts.next()?.parse().ok()?;
     let start: u64 = parts.next()?.parse().ok()?;
     (start_time(pid) == Some(start)).then_some(pid)
-}
-
-/// What a container's namespace gets on one network.
-#[derive(Debug, Clone)]
-pub struct Attachment {
-    pub network: Network,
-    pub ip: Ipv4Addr,
-    pub mac: [u8; 6],
-    /// `eth0`, `eth1`...
-    pub interface: String,
-    /// The host side of the veth pair (`bth` + 12 characters).
-    pub host_interface: String,
-}
-
-/// Connects the namespace at `ns` to the network: a veth pair, its container end made
-/// directly inside the namespace, attached to the bridge; the address, `lo` up, and (unless
-/// the network is internal, or `default_route` is false) the default route via the gateway.
-pub fn attach(nets: &Networks<'_>, ns: &Path, a: &Attachment, default_route: bool) -> Result<()> {
-    let master = nets.ensure_bridge(&a.network)?;
-    let mut nl = Netlink::open()?;
-    if let Some(stale) = nl.link_index(&a.host_interface)? {
-        nl.del_link(stale)?;
-    }
-    let ns_file = std::fs::File::open(ns).map_err(|source| NetworkError::Io {
-        path: ns.to_path_buf(),
-        source,
-    })?;
-    use std::os::fd::AsRawFd;
-    nl.add_veth(
-        &a.host_interface,
-        master,
-        &a.interface,
-        ns_file.as_raw_fd(),
-        a.mac,
-    )?;
-    let host = nl
-        .link_index(&a.host_interface)?
-        .ok_or_else(|| NetworkError::Invalid {
-            name: a.network.name.clone(),
-            message: format!("veth {} vanished after it was made", a.host_interface),
-        })?;
-    nl.set_up(host)?;
-    let inside = netns::run_in(ns, || -> Result<()> {
-        let mut nl = Netlink::open()?;
-        if let Some(lo) = nl.link_index("lo")? {
-            nl.set_up(lo)?;
-        }
-        let eth = nl
-            .link_index(&a.interface)?
-            .ok_or_else(|| NetworkError::Invalid {
-                name: a.network.name.clone(),
-                message: format!("{} is missing in the container's namespace", a.interface),
-            })?;
-        nl.add_address(eth, a.ip, a.network.subnet.prefix)?;
-        nl.set_up(eth)?;
-        if default_route && !a.network.internal {
-            nl.add_default_route(a.network.gateway)?;
-        }
-        Ok(())
-    })
-    .map_err(|source| NetworkError::Io {
-        path: ns.to_path_buf(),
-        source,
-    })?;
-    if inside.is_err() {
-        let _ = nl.del_link(host);
-    }
-    inside
-}
-
-/// Removes the host side of a container's veth (its peer goes with it); gone is fine.
-pub fn detach(host_interface: &str) -> Result<()> {
-    let mut nl = Netlink::open()?;
-    if let Some(index) = nl.link_index(host_interface)? {
-        nl.del_link(index)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -245,6 +245,29 @@ impl Netlink {
         .map(|_| ())
     }
 
+    /// The link that has the IPv4 address `ip`.
+    pub fn link_with_address(&mut self, ip: Ipv4Addr) -> Result<Option<u32>> {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet;
+        let msgs = self.request(
+            "list addresses",
+            RouteNetlinkMessage::GetAddress(m),
+            NLM_F_DUMP,
+        )?;
+        for msg in msgs {
+            let RouteNetlinkMessage::NewAddress(a) = msg else {
+                continue;
+            };
+            let has = a.attributes.iter().any(|at| {
+                matches!(at, AddressAttribute::Local(x) | AddressAttribute::Address(x) if *x == std::net::IpAddr::V4(ip))
+            });
+            if has {
+                return Ok(Some(a.header.index));
+            }
+        }
+        Ok(None)
+    }
+
     /// The IPv4 destinations (address, prefix length) of the main routing table, default
     /// route left out: what a new subnet must not overlap.
     pub fn routes(&mut self) -> Result<Vec<(Ipv4Addr, u8)>> {
