@@ -96,6 +96,36 @@ fn containers_on_a_network_reach_each_other_and_no_one_else_does() {
         hosts.contains(&format!("{ip}\t")) && hosts.contains(" web"),
         "{hosts}"
     );
+    // --add-host adds names, host-gateway being the network's gateway.
+    let hosts = b.cli_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "--add-host",
+        "gw:host-gateway",
+        "--add-host",
+        "db:10.1.2.3",
+        "bb:1",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(
+        hosts.contains("172.18.0.1\tgw\n") && hosts.contains("10.1.2.3\tdb\n"),
+        "{hosts}"
+    );
+    // --network container:web shares web's namespace: its address, its localhost.
+    let out = b.cli_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "bb:1",
+        "sh",
+        "-c",
+        "timeout 5 wget -q -O- http://127.0.0.1/; exit $?",
+    ]);
+    assert_eq!(out, "hello from busybox\n");
     // Another network and the default one cannot reach it.
     b.cli_ok(&["network", "create", "back"]);
     assert_eq!(
