@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 
 fn inspect(b: &Berth, name: &str) -> serde_json::Value {
-    let out = b.cli_ok(&["container", "inspect", name]);
-    serde_json::from_str::<serde_json::Value>(&out).unwrap()[0].clone()
+    b.inspect("container", name)
 }
 
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {

@@ -4,8 +4,7 @@
 use crate::support::*;
 
 fn inspect(b: &Berth, kind: &str, name: &str) -> serde_json::Value {
-    let out = b.cli_ok(&[kind, "inspect", name]);
-    serde_json::from_str::<serde_json::Value>(&out).unwrap()[0].clone()
+    b.inspect(kind, name)
 }
 
 /// `ip -o link` names in the test's namespace.
@@ -261,14 +260,8 @@ fn an_internal_network_has_no_way_out() {
 fn stub_resolver(b: &Berth) {
     use hickory_proto::op::{Message, ResponseCode};
     use hickory_proto::rr::{rdata::A, RData, Record};
-    let ns = std::fs::File::open(b.netns()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        rustix::thread::move_into_link_name_space(
-            std::os::fd::AsFd::as_fd(&ns),
-            Some(rustix::thread::LinkNameSpaceType::Network),
-        )
-        .unwrap();
+    b.on_netns_thread(move || {
         let sock = std::net::UdpSocket::bind("127.0.0.1:5353").unwrap();
         tx.send(()).unwrap();
         let mut buf = [0u8; 4096];
@@ -596,15 +589,9 @@ fn published_ports_reach_containers_from_the_host_and_other_networks() {
 fn udp_query(b: &Berth, server: &str, name: &str) -> Vec<String> {
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::{Name, RData, RecordType};
-    let ns = std::fs::File::open(b.netns()).unwrap();
     let server: std::net::SocketAddr = server.parse().unwrap();
     let name = name.to_string();
-    std::thread::spawn(move || {
-        rustix::thread::move_into_link_name_space(
-            std::os::fd::AsFd::as_fd(&ns),
-            Some(rustix::thread::LinkNameSpaceType::Network),
-        )
-        .unwrap();
+    b.on_netns_thread(move || {
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
             .unwrap();

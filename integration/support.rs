@@ -75,6 +75,29 @@ impl Berth {
         })
     }
 
+    /// `berth KIND inspect NAME` (container, volume, network...): the first object.
+    pub fn inspect(&self, kind: &str, name: &str) -> serde_json::Value {
+        let out = self.cli_ok(&[kind, "inspect", name]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()[0].clone()
+    }
+
+    /// Runs `f` on a thread that joined the test's network namespace (sockets it opens
+    /// live there).
+    pub fn on_netns_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let ns = std::fs::File::open(self.netns()).unwrap();
+        std::thread::spawn(move || {
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&ns),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .unwrap();
+            f()
+        })
+    }
+
     /// `nsenter --net=NETNS PROGRAM`: a command in the test's network namespace.
     pub fn in_netns(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(tool("nsenter", "util-linux"));

@@ -4,8 +4,7 @@
 use crate::support::*;
 
 fn inspect(b: &Berth, kind: &str, name: &str) -> serde_json::Value {
-    let out = b.cli_ok(&[kind, "inspect", name]);
-    serde_json::from_str::<serde_json::Value>(&out).unwrap()[0].clone()
+    b.inspect(kind, name)
 }
 
 fn volume_names(b: &Berth) -> Vec<String> {

@@ -120,23 +120,7 @@ impl Paths {
 
 /// A new 64-hex container ID.
 pub fn new_id() -> String {
-    use sha2::Digest;
-    let mut seed = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut seed);
-    }
-    let mut h = sha2::Sha256::new();
-    h.update(seed);
-    h.update(std::process::id().to_le_bytes());
-    h.update(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos()
-            .to_le_bytes(),
-    );
-    hex::encode(h.finalize())
+    crate::engine::random_id()
 }
 
 /// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.

@@ -193,14 +193,7 @@ pub struct Networks<'a> {
     db: &'a Db,
 }
 
-fn random_id() -> String {
-    use std::io::Read;
-    let mut b = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut b);
-    }
-    hex::encode(b)
-}
+use crate::engine::random_id;
 
 impl<'a> Networks<'a> {
     pub fn new(root: &Path, run: &Path, db: &'a Db) -> Networks<'a> {

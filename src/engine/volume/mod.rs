@@ -217,7 +217,7 @@ impl<'a> Volumes<'a> {
                 check_name(n)?;
                 n.to_string()
             }
-            None => random_name(),
+            None => crate::engine::random_id(),
         };
         kind_of(options)?;
         let mut labels = labels.clone();
@@ -334,16 +334,6 @@ impl<'a> Volumes<'a> {
         self.db.volume_remove(name)?;
         Ok(())
     }
-}
-
-/// 64 random hex digits, as Docker names anonymous volumes.
-fn random_name() -> String {
-    use std::io::Read;
-    let mut b = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut b);
-    }
-    hex::encode(b)
 }
 
 /// A directory on another filesystem than its parent's (our tmpfs volumes).
