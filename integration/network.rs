@@ -201,6 +201,15 @@ fn containers_on_a_network_reach_each_other_and_no_one_else_does() {
     b.cli_ok(&["network", "rm", "front", "back", "berth0"]);
     assert_eq!(links(&b), vec!["lo"]);
     assert!(!ruleset(&b).contains("berth"), "{}", ruleset(&b));
+    // No mount of the state root is left but the test's own namespace.
+    let root = b.path().to_string_lossy().into_owned();
+    let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&root) && !l.contains(&format!("{root}/netns ")))
+        .map(String::from)
+        .collect();
+    assert!(mounts.is_empty(), "{mounts:?}");
     assert!(b.cli_ok(&["network", "ls", "-q"]).is_empty());
 }
 
@@ -247,6 +256,18 @@ fn an_internal_network_has_no_way_out() {
     let rules = ruleset(&b);
     assert!(rules.contains("table ip berth"), "{rules}");
     assert_eq!(rules.matches("masquerade").count(), 1, "{rules}");
+    // A subnet a host route already uses is never picked.
+    let st = b
+        .in_netns("ip")
+        .args(["route", "add", "172.18.0.0/24", "dev", "lo"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    b.cli_ok(&["network", "create", "next"]);
+    assert_eq!(
+        inspect(&b, "network", "next")["IPAM"]["Config"][0]["Subnet"],
+        "172.18.1.0/24"
+    );
     let bad = b.cli(&["network", "create", "--subnet", "10.99.0.128/25", "overlap"]);
     assert!(stderr(&bad).contains("overlaps"), "{}", stderr(&bad));
     let bad = b.cli(&["network", "create", "sealed"]);
