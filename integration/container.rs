@@ -814,6 +814,8 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     let installed = b.path().join("bin/berth");
     std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_berth"), &installed).unwrap();
+    let helper = b.path().join("bin/berth-monitor");
+    std::fs::copy(env!("CARGO_BIN_EXE_berth-monitor"), &helper).unwrap();
     let run = |args: &[&str]| {
         b.in_netns(&installed)
             .arg("--root")
@@ -836,9 +838,14 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     // The upgrade: a new file renamed over the old one (the running monitor keeps its inode).
-    let staged = b.path().join("bin/berth.new");
-    std::fs::copy(env!("CARGO_BIN_EXE_berth"), &staged).unwrap();
-    std::fs::rename(&staged, &installed).unwrap();
+    for (from, to) in [
+        (env!("CARGO_BIN_EXE_berth"), &installed),
+        (env!("CARGO_BIN_EXE_berth-monitor"), &helper),
+    ] {
+        let staged = to.with_extension("new");
+        std::fs::copy(from, &staged).unwrap();
+        std::fs::rename(&staged, to).unwrap();
+    }
     // Killing the container makes the old monitor restart it, re-executing its own binary.
     let pid = inspect(&b, "up")["State"]["Pid"].as_i64().unwrap() as i32;
     let p = rustix::process::Pid::from_raw(pid).unwrap();

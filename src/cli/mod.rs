@@ -147,54 +147,10 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-/// The processes berth re-executes itself as (the monitor, the container's setup stages)
-/// start here, before the command-line parser: they touch less of the binary, start sooner
-/// and stay smaller in memory.
-fn internal_entry(argv: &[std::ffi::OsString]) {
-    let arg = |i: usize| argv.get(i).and_then(|a| a.to_str());
-    let path = |i: usize| argv.get(i).map(std::path::PathBuf::from);
-    match (arg(1), arg(2)) {
-        (Some("__monitor"), Some(_)) => {
-            if let (Some(root), Some(id)) = (path(2), arg(3)) {
-                let attach = arg(5) == Some("attach");
-                crate::engine::monitor::main(&root, id, path(4).as_deref(), attach)
-            }
-        }
-        (Some("__dns"), Some(_)) => {
-            if let (Some(dir), Some(listen)) = (path(2), arg(3).and_then(|a| a.parse().ok())) {
-                let ups = argv[4..]
-                    .iter()
-                    .filter_map(|a| a.to_str()?.parse().ok())
-                    .collect();
-                if let Err(e) = crate::engine::network::dns::serve(&dir, listen, ups) {
-                    eprintln!("berth dns: {e}");
-                }
-                std::process::exit(1);
-            }
-        }
-        (Some("oci"), Some("__init1")) => {
-            if let Some(d) = path(3) {
-                crate::engine::runtime::init1(&d)
-            }
-        }
-        (Some("oci"), Some("__init2")) => {
-            if let Some(d) = path(3) {
-                crate::engine::runtime::init2(&d)
-            }
-        }
-        (Some("oci"), Some("__exec1")) => {
-            if let Some(d) = path(3) {
-                crate::engine::runtime::exec1(&d)
-            }
-        }
-        _ => {}
-    }
-}
-
 /// Entry point of the `berth` binary.
 pub fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    internal_entry(&argv);
+    crate::engine::internal::entry(&argv);
     let cli = Cli::parse_from(oci::runc_argv(argv));
     init_tracing(cli.global.verbose);
     match run(cli) {

@@ -5,6 +5,7 @@
 
 pub mod container;
 pub mod image;
+pub mod internal;
 pub mod monitor;
 pub mod network;
 pub mod runtime;

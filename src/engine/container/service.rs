@@ -287,7 +287,8 @@ impl Engine {
         let _ = std::fs::remove_file(&sock);
         let listener = crate::engine::runtime::unixsock::bind(&sock)
             .map_err(|e| ContainerError::io(&sock, e))?;
-        let mut monitor = Command::new("/proc/self/exe");
+        let exe = crate::engine::internal::helper_exe();
+        let mut monitor = Command::new(&exe);
         monitor
             .arg("__monitor")
             .arg(&self.paths.root)
@@ -304,7 +305,7 @@ impl Engine {
         drop(held);
         if let Err(e) = spawned {
             self.release_ports(&id);
-            return Err(ContainerError::io(Path::new("/proc/self/exe"), e));
+            return Err(ContainerError::io(&exe, e));
         }
         let stream = if opts.attach {
             let path = run_dir.join("attach.sock");

@@ -230,7 +230,7 @@ impl<'a> Networks<'a> {
             .map(|u| u.to_string())
             .collect();
         let log = std::fs::File::create(dir.join("dns.log")).map_err(io)?;
-        let mut child = std::process::Command::new("/proc/self/exe")
+        let mut child = std::process::Command::new(crate::engine::internal::helper_exe())
             .arg("__dns")
             .arg(&dir)
             .arg(n.gateway.to_string())

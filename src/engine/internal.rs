@@ -1,0 +1,62 @@
+//! The processes berth starts of its own (the monitor, the container's setup stages, a
+//! network's DNS server), dispatched before any command-line parsing: they touch less of the
+//! binary, start sooner and stay smaller. Both `berth` and the small `berth-monitor` binary
+//! (which holds nothing else) enter here; the engine starts `berth-monitor` when it is
+//! installed beside `berth` (see [`helper_exe`]).
+
+use std::path::PathBuf;
+
+/// The executable for berth's own processes: `berth-monitor` beside the running binary when
+/// it is there (smaller: less to load and less memory per container), else this binary.
+pub fn helper_exe() -> PathBuf {
+    let own = std::fs::read_link("/proc/self/exe").ok();
+    if let Some(dir) = own.as_ref().and_then(|p| p.parent()) {
+        let small = dir.join("berth-monitor");
+        if small.is_file() {
+            return small;
+        }
+    }
+    PathBuf::from("/proc/self/exe")
+}
+
+/// Runs the internal process `argv` names and never returns; returns for anything else.
+pub fn entry(argv: &[std::ffi::OsString]) {
+    let arg = |i: usize| argv.get(i).and_then(|a| a.to_str());
+    let path = |i: usize| argv.get(i).map(std::path::PathBuf::from);
+    match (arg(1), arg(2)) {
+        (Some("__monitor"), Some(_)) => {
+            if let (Some(root), Some(id)) = (path(2), arg(3)) {
+                let attach = arg(5) == Some("attach");
+                crate::engine::monitor::main(&root, id, path(4).as_deref(), attach)
+            }
+        }
+        (Some("__dns"), Some(_)) => {
+            if let (Some(dir), Some(listen)) = (path(2), arg(3).and_then(|a| a.parse().ok())) {
+                let ups = argv[4..]
+                    .iter()
+                    .filter_map(|a| a.to_str()?.parse().ok())
+                    .collect();
+                if let Err(e) = crate::engine::network::dns::serve(&dir, listen, ups) {
+                    eprintln!("berth dns: {e}");
+                }
+                std::process::exit(1);
+            }
+        }
+        (Some("oci"), Some("__init1")) => {
+            if let Some(d) = path(3) {
+                crate::engine::runtime::init1(&d)
+            }
+        }
+        (Some("oci"), Some("__init2")) => {
+            if let Some(d) = path(3) {
+                crate::engine::runtime::init2(&d)
+            }
+        }
+        (Some("oci"), Some("__exec1")) => {
+            if let Some(d) = path(3) {
+                crate::engine::runtime::exec1(&d)
+            }
+        }
+        _ => {}
+    }
+}
