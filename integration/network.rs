@@ -748,4 +748,18 @@ fn a_foreign_forward_drop_is_reported_with_the_rule_that_lets_berth_through() {
     assert!(info.contains("ip filter FORWARD: policy drop"), "{info}");
     assert!(info.contains("ip_forward:   1"), "{info}");
     b.cli_ok(&["network", "rm", "front"]);
+    // Docker's docker0 on 172.17.0.0/16: berth0 takes the first free subnet instead.
+    let st = b
+        .in_netns("ip")
+        .args(["route", "add", "172.17.0.0/16", "dev", "lo"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    b.busybox_image("bb:1");
+    b.cli_ok(&["container", "create", "--name", "c1", "bb:1", "true"]);
+    assert_eq!(
+        inspect(&b, "network", "berth0")["IPAM"]["Config"][0]["Subnet"],
+        "172.18.0.0/24"
+    );
+    b.cli_ok(&["container", "rm", "c1"]);
 }

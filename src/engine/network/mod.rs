@@ -313,10 +313,27 @@ impl<'a> Networks<'a> {
         } else {
             u32::MAX << (32 - prefix as u32)
         };
-        let subnet = Subnet {
+        let mut subnet = Subnet {
             addr: Ipv4Addr::from(u32::from(gateway) & mask),
             prefix,
         };
+        let mut gateway = gateway;
+        // A host running Docker has 172.17.0.0/16 on docker0: two bridges on one subnet break
+        // routing, so berth0 then takes the first free subnet of the pools.
+        let taken = self.taken_subnets()?;
+        if let Some(t) = taken.iter().find(|t| t.overlaps(&subnet)) {
+            let other = ipam::pick_subnet(&cfg.default_address_pools, &taken)
+                .map_err(|message| NetworkError::Invalid {
+                    name: DEFAULT_NETWORK.into(),
+                    message,
+                })?
+                .ok_or_else(|| NetworkError::PoolsExhausted(cfg.bip.clone()))?;
+            tracing::warn!(
+                "{DEFAULT_NETWORK}: {subnet} overlaps {t} on this host; using {other} (set `bip` in the engine config to choose)"
+            );
+            subnet = other;
+            gateway = other.nth(1).expect("a pool subnet has hosts");
+        }
         let id = random_id();
         match self.create_with(
             DEFAULT_NETWORK,
