@@ -535,6 +535,13 @@ fn published_ports_reach_containers_from_the_host_and_other_networks() {
             .then_some(())
             .ok_or_else(|| stderr(&out))
     });
+    // Stopping a container takes its published ports away at once.
+    b.cli_ok(&["container", "stop", "-t", "1", "all"]);
+    assert!(
+        !ruleset(&b).contains(&format!("dport {random}")),
+        "{}",
+        ruleset(&b)
+    );
     // A host port that is taken is a clear error, and nothing of it is left.
     let out = b.cli(&[
         "run",

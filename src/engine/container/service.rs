@@ -359,6 +359,9 @@ impl Engine {
             timeout: timeout.unwrap_or(cfg.stop_timeout),
         };
         self.request_stop(&v, &req)?;
+        // Stopped for good (stop cancels restarts): its published ports go now, not when a
+        // later command notices.
+        self.release_ports(&v.row.id);
         self.get(&v.row.id)
     }
 
