@@ -523,6 +523,8 @@ fn published_ports_reach_containers_from_the_host_and_other_networks() {
         .parse()
         .unwrap();
     assert!(random > 1024 && other > 1024 && random != other, "{ports}");
+    let ps = b.cli_ok(&["ps", "--format", "json", "--filter", "name=all"]);
+    assert!(ps.contains(&format!("0.0.0.0:{random}->80/tcp")), "{ps}");
     let listed = b.cli_ok(&["container", "port", "all"]);
     assert!(
         listed.contains(&format!("80/tcp -> 0.0.0.0:{random}")),

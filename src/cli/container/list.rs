@@ -98,13 +98,34 @@ pub(super) fn ps(e: &Engine, a: &PsArgs, out: &mut impl Write) -> anyhow::Result
         });
         c.unwrap_or_else(|| "?".into())
     };
+    // Docker's PORTS column: `127.0.0.1:8080->80/tcp, 53/udp`.
+    let ports = |v: &View| -> String {
+        let mut parts = Vec::new();
+        if let Some(map) = e.published_ports(v).as_object() {
+            for (key, list) in map {
+                match list.as_array() {
+                    Some(l) if !l.is_empty() => {
+                        for b in l {
+                            parts.push(format!(
+                                "{}:{}->{key}",
+                                b["HostIp"].as_str().unwrap_or(""),
+                                b["HostPort"].as_str().unwrap_or("")
+                            ));
+                        }
+                    }
+                    _ => parts.push(key.clone()),
+                }
+            }
+        }
+        parts.join(", ")
+    };
     match a.format.as_str() {
         "json" => {
             for v in &views {
                 let j = serde_json::json!({
                     "ID": v.short_id(), "Image": v.row.image, "Command": command(v),
                     "CreatedAt": v.row.created, "State": v.status,
-                    "Status": view::status_text(v), "Names": v.row.name, "Ports": "",
+                    "Status": view::status_text(v), "Names": v.row.name, "Ports": ports(v),
                     "Labels": v.config.as_ref().map(|c| c.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(",")).unwrap_or_default(),
                 });
                 writeln!(out, "{j}")?;
@@ -137,7 +158,7 @@ pub(super) fn ps(e: &Engine, a: &PsArgs, out: &mut impl Write) -> anyhow::Result
                     cmd,
                     created,
                     view::status_text(v),
-                    "",
+                    ports(v),
                     v.row.name
                 )?;
             }
