@@ -483,8 +483,11 @@ impl Engine {
         let _ = crate::engine::runtime::delete(&self.paths.runtime_root(), id, true);
         crate::engine::monitor::unmount_rootfs(&self.paths, id);
         self.release_ports(id);
-        self.teardown_network(id);
         let eps = self.db.endpoints(Some(id), None)?;
+        // Only a container on bridged networks has veths and a namespace of berth's.
+        if !eps.is_empty() {
+            self.teardown_network(id);
+        }
         self.db.endpoint_remove(id, None)?;
         for ep in eps {
             if let Err(e) = self.refresh_dns(&ep.network) {
