@@ -163,10 +163,6 @@ impl Engine {
         let ep = self.allocate_endpoint(&v.row.id, &net, settings)?;
         let path = self.netns_path(&v.row.id);
         if network::netns::exists(&path) {
-            let ip: Ipv4Addr = ep
-                .ip
-                .parse()
-                .map_err(|_| invalid(format!("bad address {}", ep.ip)))?;
             // The first interface number whose host-side veth is free.
             let mut nl = network::netlink::Netlink::open().map_err(network::NetworkError::from)?;
             let mut i = existing.len();
@@ -180,19 +176,9 @@ impl Engine {
                     break;
                 }
             }
-            let a = Attachment {
-                network: net.clone(),
-                ip,
-                mac: ipam::mac_of(ip),
-                interface: format!("eth{i}"),
-                host_interface: host_interface(&v.row.id, i),
-            };
-            let wired = nets
-                .ensure_dns(&net)
-                .and_then(|_| network::attach(&nets, &path, &a, false));
-            if let Err(e) = wired {
+            if let Err(e) = self.wire(&path, &v.row.id, &net, &ep, i) {
                 self.db.endpoint_remove(&v.row.id, Some(&net.name))?;
-                return Err(e.into());
+                return Err(e);
             }
         }
         self.refresh_dns_of(&v.row.id)
@@ -286,35 +272,50 @@ impl Engine {
         if network::netns::exists(&path) {
             return Ok(Some(path));
         }
-        let nets = self.networks();
-        let eps = self.endpoints_of(v)?;
-        for ep in &eps {
-            let net = nets.get(&ep.network)?;
-            nets.ensure_bridge(&net)?;
-            nets.ensure_dns(&net)?;
-            self.refresh_dns(&ep.network)?;
-        }
         let io = |e| ContainerError::io(&path, e);
         network::netns::create(&path).map_err(io)?;
-        for (i, ep) in eps.iter().enumerate() {
-            let net = nets.get(&ep.network)?;
-            let ip: Ipv4Addr = ep
-                .ip
-                .parse()
-                .map_err(|_| invalid(format!("bad address {}", ep.ip)))?;
-            let a = Attachment {
-                network: net,
-                ip,
-                mac: ipam::mac_of(ip),
-                interface: format!("eth{i}"),
-                host_interface: host_interface(&v.row.id, i),
-            };
-            if let Err(e) = network::attach(&nets, &path, &a, i == 0) {
+        for (i, ep) in self.endpoints_of(v)?.iter().enumerate() {
+            let wired = self
+                .networks()
+                .get(&ep.network)
+                .map_err(ContainerError::from)
+                .and_then(|net| self.wire(&path, &v.row.id, &net, ep, i))
+                // After a reboot the run directory (and the records in it) is new.
+                .and_then(|_| self.refresh_dns(&ep.network));
+            if let Err(e) = wired {
                 self.teardown_network(&v.row.id);
-                return Err(e.into());
+                return Err(e);
             }
         }
         Ok(Some(path))
+    }
+
+    /// Connects the namespace at `ns` to `net` as the container's `i`th interface (the first
+    /// one has the default route), the bridge made when missing, then the network's DNS
+    /// server (which listens on the bridge's address) started unless it runs.
+    fn wire(
+        &self,
+        ns: &std::path::Path,
+        id: &str,
+        net: &network::Network,
+        ep: &EndpointRow,
+        i: usize,
+    ) -> Result<()> {
+        let ip: Ipv4Addr = ep
+            .ip
+            .parse()
+            .map_err(|_| invalid(format!("bad address {}", ep.ip)))?;
+        let a = Attachment {
+            network: net.clone(),
+            ip,
+            mac: ipam::mac_of(ip),
+            interface: format!("eth{i}"),
+            host_interface: host_interface(id, i),
+        };
+        let nets = self.networks();
+        network::attach(&nets, ns, &a, i == 0)?;
+        nets.ensure_dns(net)?;
+        Ok(())
     }
 
     /// Removes the container's veths and namespace (best effort; gone is fine).

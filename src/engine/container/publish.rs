@@ -53,18 +53,11 @@ impl Engine {
     /// Removes a container's published ports and their rules (nothing to do when it has
     /// none).
     pub(crate) fn release_ports(&self, id: &str) {
-        let had = self
-            .db
-            .ports(Some(id))
-            .map(|p| !p.is_empty())
-            .unwrap_or(false);
-        if !had {
+        let ports = self.db.ports(Some(id)).unwrap_or_default();
+        if ports.is_empty() {
             return;
         }
-        let flows: Vec<(String, u16)> = self
-            .db
-            .ports(Some(id))
-            .unwrap_or_default()
+        let flows: Vec<(String, u16)> = ports
             .into_iter()
             .filter(|p| p.proto == "udp")
             .map(|p| (p.container_ip, p.container_port))

@@ -51,9 +51,7 @@ impl Engine {
         if self.auto_removable(&v) {
             // A `--rm` container whose monitor finished is gone, with its anonymous volumes,
             // as with Docker.
-            if self.remove_view(&v).is_ok() {
-                self.remove_anonymous_volumes(&v);
-            }
+            let _ = self.remove_view(&v, true);
             return Err(StateError::NotFound(key.to_string()).into());
         }
         Ok(v)
@@ -76,7 +74,11 @@ impl Engine {
     /// Records a newer exit into the database (a container that is done releases its
     /// published ports).
     fn fold(&self, mut v: View) -> View {
-        if matches!(v.status, "exited" | "dead") && v.monitor.is_none() {
+        let publishes = v
+            .config
+            .as_ref()
+            .is_some_and(|c| !c.host.port_bindings.is_empty() || c.host.publish_all_ports);
+        if publishes && matches!(v.status, "exited" | "dead") && v.monitor.is_none() {
             self.release_ports(&v.row.id);
         }
         if let Some(e) = &v.exit {
@@ -101,9 +103,7 @@ impl Engine {
         for row in self.db.all()? {
             let v = self.fold(observe(&self.paths, row));
             if self.auto_removable(&v) {
-                if self.remove_view(&v).is_ok() {
-                    self.remove_anonymous_volumes(&v);
-                }
+                let _ = self.remove_view(&v, true);
                 continue;
             }
             if all || v.is_running() {
@@ -157,6 +157,14 @@ impl Engine {
             record_seq: 0,
         };
         let dir = self.paths.dir(&id);
+        // A create that fails leaves nothing: its address, the volumes it made, its directory.
+        let undo = |made: Vec<String>| {
+            let _ = self.db.endpoint_remove(&id, None);
+            for name in made {
+                let _ = self.volumes().remove(&name);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        };
         let prepared = resolved.and_then(|_| {
             for d in ["upper", "work", "rootfs", "files", "bundle"] {
                 std::fs::create_dir_all(dir.join(d)).map_err(|e| ContainerError::io(&dir, e))?;
@@ -164,11 +172,7 @@ impl Engine {
             Ok(())
         });
         if let Err(e) = prepared {
-            let _ = self.db.endpoint_remove(&id, None);
-            for name in made {
-                let _ = self.volumes().remove(&name);
-            }
-            let _ = std::fs::remove_dir_all(&dir);
+            undo(made);
             return Err(e);
         }
         let monitor = MonitorConfig {
@@ -189,11 +193,7 @@ impl Engine {
             .map_err(|e| ContainerError::io(&dir, e));
         let inserted = written.and_then(|_| Ok(self.db.insert(&row)?));
         if let Err(e) = inserted {
-            let _ = std::fs::remove_dir_all(&dir);
-            let _ = self.db.endpoint_remove(&id, None);
-            for name in made {
-                let _ = self.volumes().remove(&name);
-            }
+            undo(made);
             return Err(e);
         }
         images.hold(&id, &image.id)?;
@@ -471,14 +471,13 @@ impl Engine {
                 },
             )?;
         }
-        self.remove_view(&v)?;
-        if volumes {
-            self.remove_anonymous_volumes(&v);
-        }
+        self.remove_view(&v, volumes)?;
         Ok(v.row.id.clone())
     }
 
-    fn remove_view(&self, v: &View) -> Result<()> {
+    /// Removes the container and everything of it (`volumes`: its anonymous volumes too,
+    /// unless another container uses them).
+    fn remove_view(&self, v: &View, volumes: bool) -> Result<()> {
         let id = &v.row.id;
         let _ = crate::engine::runtime::delete(&self.paths.runtime_root(), id, true);
         crate::engine::monitor::unmount_rootfs(&self.paths, id);
@@ -503,6 +502,9 @@ impl Engine {
             let _ = images.release(id);
         }
         self.db.remove(id)?;
+        if volumes {
+            self.remove_anonymous_volumes(v);
+        }
         Ok(())
     }
 
