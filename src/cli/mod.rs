@@ -147,6 +147,22 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
+/// `KEY=VALUE` flags (`--label`, `--sysctl`, `--opt`) into a map; a `--label` may be a bare
+/// key (empty value).
+pub(crate) fn key_values(
+    items: &[String],
+    flag: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            None if flag == "--label" && !kv.is_empty() => Ok((kv.clone(), String::new())),
+            _ => anyhow::bail!("{flag} `{kv}`: use KEY=VALUE"),
+        })
+        .collect()
+}
+
 /// Entry point of the `berth` binary.
 pub fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();

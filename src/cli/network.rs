@@ -1,6 +1,5 @@
 //! `berth network ...`: bridged networks (Docker's flags and output).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -107,11 +106,7 @@ pub fn run(global: &GlobalArgs, cmd: &NetworkCommand) -> anyhow::Result<ExitCode
                     a.driver
                 );
             }
-            let mut labels = BTreeMap::new();
-            for l in &a.label {
-                let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                labels.insert(k.to_string(), v.to_string());
-            }
+            let labels = super::key_values(&a.label, "--label")?;
             let n = e.networks().create(&CreateNetwork {
                 name: a.name.clone(),
                 subnet: a.subnet.clone(),

@@ -1,6 +1,5 @@
 //! `berth volume ...`: named and anonymous volumes (Docker's flags and output).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -79,18 +78,6 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
-fn key_values(items: &[String], flag: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for kv in items {
-        match kv.split_once('=') {
-            Some((k, v)) if !k.is_empty() => out.insert(k.to_string(), v.to_string()),
-            None if flag == "--label" && !kv.is_empty() => out.insert(kv.clone(), String::new()),
-            _ => bail!("{flag} `{kv}`: use KEY=VALUE"),
-        };
-    }
-    Ok(out)
-}
-
 fn matches(u: &VolumeUse, filters: &[String]) -> anyhow::Result<bool> {
     for f in filters {
         let ok = match f.split_once('=') {
@@ -123,8 +110,8 @@ pub fn run(global: &GlobalArgs, cmd: &VolumeCommand) -> anyhow::Result<ExitCode>
             }
             let v = e.volumes().create(
                 a.name.as_deref(),
-                &key_values(&a.label, "--label")?,
-                &key_values(&a.opt, "--opt")?,
+                &super::key_values(&a.label, "--label")?,
+                &super::key_values(&a.opt, "--opt")?,
                 false,
             )?;
             writeln!(out, "{}", v.name)?;

@@ -101,20 +101,12 @@ pub(super) fn ps(e: &Engine, a: &PsArgs, out: &mut impl Write) -> anyhow::Result
     // Docker's PORTS column: `127.0.0.1:8080->80/tcp, 53/udp`.
     let ports = |v: &View| -> String {
         let mut parts = Vec::new();
-        if let Some(map) = e.published_ports(v).as_object() {
-            for (key, list) in map {
-                match list.as_array() {
-                    Some(l) if !l.is_empty() => {
-                        for b in l {
-                            parts.push(format!(
-                                "{}:{}->{key}",
-                                b["HostIp"].as_str().unwrap_or(""),
-                                b["HostPort"].as_str().unwrap_or("")
-                            ));
-                        }
-                    }
-                    _ => parts.push(key.clone()),
-                }
+        for (key, bindings) in e.port_map(v) {
+            if bindings.is_empty() {
+                parts.push(key.clone());
+            }
+            for (ip, port) in bindings {
+                parts.push(format!("{ip}:{port}->{key}"));
             }
         }
         parts.join(", ")

@@ -7,7 +7,6 @@ mod list;
 pub mod mounts;
 mod run;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -62,7 +61,7 @@ fn request(a: &CreateArgs) -> anyhow::Result<CreateRequest> {
     });
     c.group_add = a.group_add.clone();
     c.hostname = a.hostname.clone().unwrap_or_default();
-    c.labels = pairs(&a.label, "--label")?;
+    c.labels = super::key_values(&a.label, "--label")?;
     c.tty = a.tty;
     c.open_stdin = a.interactive;
     let h = &mut c.host;
@@ -92,7 +91,7 @@ fn request(a: &CreateArgs) -> anyhow::Result<CreateRequest> {
     h.cap_drop = a.cap_drop.clone();
     h.privileged = a.privileged;
     h.init = a.init;
-    h.sysctls = pairs(&a.sysctl, "--sysctl")?;
+    h.sysctls = super::key_values(&a.sysctl, "--sysctl")?;
     h.shm_size = a
         .shm_size
         .as_deref()
@@ -156,17 +155,6 @@ fn env_entry(e: &str) -> String {
     } else {
         format!("{e}={}", std::env::var(e).unwrap_or_default())
     }
-}
-
-fn pairs(items: &[String], flag: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    items
-        .iter()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            None if flag == "--label" && !kv.is_empty() => Ok((kv.clone(), String::new())),
-            _ => bail!("{flag} `{kv}`: use KEY=VALUE"),
-        })
-        .collect()
 }
 
 pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCode> {
@@ -310,13 +298,9 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
         }
         ContainerCommand::Port(a) => {
             let v = e.get(&a.container)?;
-            if let Some(ports) = e.published_ports(&v).as_object() {
-                for (key, list) in ports {
-                    for b in list.as_array().into_iter().flatten() {
-                        let ip = b["HostIp"].as_str().unwrap_or("");
-                        let port = b["HostPort"].as_str().unwrap_or("");
-                        writeln!(out, "{key} -> {ip}:{port}")?;
-                    }
+            for (key, bindings) in e.port_map(&v) {
+                for (ip, port) in bindings {
+                    writeln!(out, "{key} -> {ip}:{port}")?;
                 }
             }
         }

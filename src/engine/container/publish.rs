@@ -1,6 +1,8 @@
 //! The container service's side of published ports: bound at start (the monitor keeps the
 //! sockets), recorded with their rules while the container runs, released when it ends.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
 use super::config::ContainerConfig;
@@ -69,24 +71,37 @@ impl Engine {
         network::conntrack::flush_udp(&flows);
     }
 
-    /// `port` and inspect's `NetworkSettings.Ports`: `"80/tcp" -> [{HostIp, HostPort}]`
-    /// (exposed ports without a binding map to null).
-    pub fn published_ports(&self, v: &View) -> serde_json::Value {
-        let mut out = serde_json::Map::new();
+    /// The container's ports: `"80/tcp" -> [(host address, host port)]`, every exposed
+    /// port present (with no binding when it is not published).
+    pub fn port_map(&self, v: &View) -> BTreeMap<String, Vec<(String, u16)>> {
+        let mut out: BTreeMap<String, Vec<(String, u16)>> = BTreeMap::new();
         if let Some(cfg) = &v.config {
             for key in cfg.exposed_ports.keys() {
-                out.insert(key.clone(), serde_json::Value::Null);
+                out.entry(key.clone()).or_default();
             }
         }
         for p in self.db.ports(Some(&v.row.id)).unwrap_or_default() {
-            let key = format!("{}/{}", p.container_port, p.proto);
-            let entry = out.entry(key).or_insert_with(|| json!([]));
-            if entry.is_null() {
-                *entry = json!([]);
-            }
-            if let Some(list) = entry.as_array_mut() {
-                list.push(json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()}));
-            }
+            out.entry(format!("{}/{}", p.container_port, p.proto))
+                .or_default()
+                .push((p.host_ip, p.host_port));
+        }
+        out
+    }
+
+    /// inspect's `NetworkSettings.Ports`: `"80/tcp" -> [{HostIp, HostPort}]` (exposed ports
+    /// without a binding map to null).
+    pub fn published_ports(&self, v: &View) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for (key, bindings) in self.port_map(v) {
+            let value = if bindings.is_empty() {
+                serde_json::Value::Null
+            } else {
+                bindings
+                    .iter()
+                    .map(|(ip, port)| json!({"HostIp": ip, "HostPort": port.to_string()}))
+                    .collect()
+            };
+            out.insert(key, value);
         }
         serde_json::Value::Object(out)
     }
