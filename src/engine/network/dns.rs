@@ -202,9 +202,8 @@ impl Sources {
     }
 
     fn answer(&mut self, client: Ipv4Addr, query: &[u8]) -> Option<Vec<u8>> {
-        let records = self.own.get().clone();
-        let (dir, others) = (&self.dir, &mut self.others);
-        answer_with(&records, client, query, &mut |net, name| {
+        let Sources { own, dir, others } = self;
+        answer_with(own.get(), client, query, &mut |net, name| {
             if net.contains('/') || net.starts_with('.') {
                 return None;
             }
