@@ -51,12 +51,18 @@ pub fn mount_rootfs(paths: &Paths, cfg: &MonitorConfig) -> Result<(), String> {
     for d in ["upper", "work", "rootfs"] {
         std::fs::create_dir_all(dir.join(d)).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
+    if cfg.auto_remove {
+        // A volatile overlay that was not unmounted cleanly (the host went down) leaves this
+        // marker, and overlay refuses the directories until it is gone.
+        let _ = std::fs::remove_dir_all(dir.join("work/work/incompat"));
+    }
     mount_overlay(
         &cfg.image_dir,
         &cfg.lowers,
         Some(Upper {
             upper: &dir.join("upper"),
             work: &dir.join("work"),
+            volatile: cfg.auto_remove,
         }),
         &rootfs,
     )

@@ -12,7 +12,7 @@
 
 #![allow(unsafe_code)]
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -114,14 +114,16 @@ pub fn exec1(state_dir: &Path) -> ! {
     let console = job.console.as_ref().map(|p| {
         super::unixsock::connect(p).unwrap_or_else(|e| die(&format!("{}: {e}", p.display())))
     });
-    if let Some(rel) = cgroup_rel(state_dir) {
-        let me = std::process::id().to_string();
-        for d in cgroup::dirs(Path::new(cgroup::ROOT), &rel) {
-            if let Err(e) = std::fs::write(d.join("cgroup.procs"), &me) {
-                die(&format!("joining cgroup {}: {e}", d.display()));
-            }
+    // v1 controllers joined here, the cgroup2 directory by stage 2's fork (cgroup::join_v1).
+    let unified = match cgroup_rel(state_dir) {
+        Some(rel) => {
+            let root = Path::new(cgroup::ROOT);
+            cgroup::join_v1(root, &rel)
+                .and_then(|()| cgroup::unified_dir(root, &rel))
+                .unwrap_or_else(|e| die(&e))
         }
-    }
+        None => None,
+    };
     let wanted = spec
         .linux()
         .as_ref()
@@ -163,9 +165,9 @@ pub fn exec1(state_dir: &Path) -> ! {
     // Forked after setns(pid): the child is in the container's PID namespace.
     // SAFETY: this process is single-threaded (a freshly exec'd berth that started no
     // threads), so the child may go on running ordinary code after fork.
-    match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => exec2(job, console),
-        Ok(nix::unistd::ForkResult::Parent { child }) => {
+    match unsafe { super::fork::fork_into(unified.as_ref().map(|f| f.as_fd())) } {
+        Ok(super::fork::Forked::Child) => exec2(job, console),
+        Ok(super::fork::Forked::Parent(child)) => {
             use nix::sys::wait::{waitpid, WaitStatus};
             let code = loop {
                 match waitpid(child, None) {
@@ -177,7 +179,7 @@ pub fn exec1(state_dir: &Path) -> ! {
             };
             std::process::exit(code);
         }
-        Err(e) => die(&format!("fork: {e}")),
+        Err(e) => die(&e),
     }
 }
 

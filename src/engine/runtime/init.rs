@@ -1,9 +1,12 @@
 //! The container's setup, in two small synchronous processes re-executed from berth's own
 //! binary (never forked from a multi-threaded process):
 //!
-//! 1. `init1` joins the namespaces given by path, unshares the others, and spawns `init2`
-//!    (which, in the new PID namespace, is PID 1); it reports init2's host PID and exits.
-//! 2. `init2` sets up the root filesystem (mounts, /dev, pivot_root, masked and read-only
+//! 1. `init1`, only when the container joins an existing PID namespace (otherwise the
+//!    runtime clones `init2` straight into new namespaces and the cgroup): joins the
+//!    namespaces given by path, unshares the others (not the cgroup namespace), and spawns
+//!    `init2` in the cgroup; it reports init2's host PID and exits.
+//! 2. `init2` (PID 1 of a new PID namespace) joins the v1 cgroups and the namespaces given by
+//!    path that it is not in yet, unshares the cgroup namespace, sets up the root filesystem (mounts, /dev, pivot_root, masked and read-only
 //!    paths), the hostname and rlimits, reports "ready", waits on the exec FIFO for `start`,
 //!    drops to the spec's user and capabilities, and execs the process.
 //!
@@ -12,7 +15,9 @@
 
 #![allow(unsafe_code)]
 
+use std::ffi::OsStr;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -55,72 +60,98 @@ fn ns_flag(t: LinuxNamespaceType) -> Option<(UnshareFlags, LinkNameSpaceType)> {
     })
 }
 
-/// Stage 1: namespaces, then spawn stage 2.
+/// The namespaces to create (the cgroup namespace aside: init2 makes it), or an error
+/// naming one berth cannot make.
+pub(crate) fn new_namespaces(spec: &Spec) -> Result<UnshareFlags, String> {
+    let mut flags = UnshareFlags::empty();
+    for ns in spec_namespaces(spec) {
+        let Some((flag, _)) = ns_flag(ns.typ()) else {
+            return Err(format!("namespace {:?} is not supported yet", ns.typ()));
+        };
+        // A new cgroup namespace is rooted where its creator is: init2 makes it, once in
+        // every cgroup of the container.
+        if ns.path().is_none() && flag != UnshareFlags::NEWCGROUP {
+            flags |= flag;
+        }
+    }
+    Ok(flags)
+}
+
+/// True when the spec joins an existing PID namespace: only a fork after joining it lands
+/// there, which takes the extra stage `init1`.
+pub(crate) fn joins_pid_namespace(spec: &Spec) -> bool {
+    spec_namespaces(spec)
+        .iter()
+        .any(|ns| ns.typ() == LinuxNamespaceType::Pid && ns.path().is_some())
+}
+
+fn spec_namespaces(spec: &Spec) -> Vec<oci_spec::runtime::LinuxNamespace> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+}
+
+/// Joins the namespaces the spec gives by path, skipping those this process is already in.
+fn join_namespaces(spec: &Spec) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    for ns in spec_namespaces(spec) {
+        let (Some(path), Some((_, link))) = (ns.path(), ns_flag(ns.typ())) else {
+            continue;
+        };
+        let own = format!("/proc/self/ns/{}", ns_file(ns.typ()));
+        if id(path).is_some() && id(path) == id(Path::new(&own)) {
+            continue;
+        }
+        let f =
+            std::fs::File::open(path).map_err(|e| format!("namespace {}: {e}", path.display()))?;
+        rustix::thread::move_into_link_name_space(f.as_fd(), Some(link))
+            .map_err(|e| format!("joining {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn ns_file(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Stage 1, only for a container that joins an existing PID namespace (otherwise the
+/// runtime clones init2 straight into its new namespaces): joins the namespaces, unshares
+/// the others, then spawns stage 2 in the container's cgroup.
 pub fn init1(state_dir: &Path) -> ! {
     let mut sock = super::unixsock::connect(&state_dir.join("init.sock"))
         .unwrap_or_else(|e| panic!("cannot reach the runtime: {e}"));
     let spec = load(state_dir).unwrap_or_else(|e| fail(&mut sock, e));
-    let namespaces = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
-    // Join the container's cgroup before unsharing the cgroup namespace, so the namespace is
-    // rooted at it.
-    if let Ok(rel) = std::fs::read_to_string(state_dir.join("cgroup")) {
-        let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-        let pid = std::process::id() as i32;
-        if let Err(e) = super::cgroup::apply(
-            Path::new(super::cgroup::ROOT),
-            Path::new(&rel),
-            resources,
-            pid,
-        ) {
-            fail(&mut sock, e);
-        }
-    }
-    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        // Inherited by init2 and the container's process.
-        if let Err(e) = std::fs::write("/proc/self/oom_score_adj", adj.to_string()) {
-            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                " (lowering it needs CAP_SYS_RESOURCE, which this host does not grant)"
-            } else {
-                ""
-            };
-            fail(&mut sock, format!("process.oomScoreAdj {adj}: {e}{hint}"));
-        }
-    }
-    let mut unshare = UnshareFlags::empty();
-    for ns in &namespaces {
-        let Some((flag, link)) = ns_flag(ns.typ()) else {
-            fail(
-                &mut sock,
-                format!("namespace {:?} is not supported yet", ns.typ()),
-            );
-        };
-        match ns.path() {
-            Some(path) => {
-                let f = std::fs::File::open(path).unwrap_or_else(|e| {
-                    fail(&mut sock, format!("namespace {}: {e}", path.display()))
-                });
-                rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(&f), Some(link))
-                    .unwrap_or_else(|e| {
-                        fail(&mut sock, format!("joining {}: {e}", path.display()))
-                    });
-            }
-            None => unshare |= flag,
-        }
-    }
+    let unified = match std::fs::read_to_string(state_dir.join("cgroup")) {
+        Ok(rel) => super::cgroup::unified_dir(Path::new(super::cgroup::ROOT), Path::new(&rel))
+            .unwrap_or_else(|e| fail(&mut sock, e)),
+        Err(_) => None,
+    };
+    let unshare = new_namespaces(&spec).unwrap_or_else(|e| fail(&mut sock, e));
+    join_namespaces(&spec).unwrap_or_else(|e| fail(&mut sock, e));
     // SAFETY: this process is single-threaded (a freshly exec'd berth that started no
     // threads), so unsharing affects the whole process as intended.
     unsafe { rustix::thread::unshare_unsafe(unshare) }
         .unwrap_or_else(|e| fail(&mut sock, format!("unshare: {e}")));
-    let child = Command::new("/proc/self/exe")
-        .args(["oci", "__init2"])
-        .arg(state_dir)
-        .spawn()
+    let args = [
+        OsStr::new("oci"),
+        OsStr::new("__init2"),
+        state_dir.as_os_str(),
+    ];
+    // SAFETY: single-threaded, as above.
+    let child = unsafe { super::fork::spawn_self_into(&args, unified.as_ref().map(|f| f.as_fd())) }
         .unwrap_or_else(|e| fail(&mut sock, format!("starting the container process: {e}")));
-    send(&mut sock, &format!("pid {}", child.id()));
+    send(&mut sock, &format!("pid {child}"));
     std::process::exit(0);
 }
 
@@ -132,6 +163,37 @@ pub fn init2(state_dir: &Path) -> ! {
     let mut sock = super::unixsock::connect(&state_dir.join("init.sock"))
         .unwrap_or_else(|e| panic!("cannot reach the runtime: {e}"));
     let spec = load(state_dir).unwrap_or_else(|e| fail(&mut sock, e));
+    // In every cgroup of the container: cgroup2 since the fork (CLONE_INTO_CGROUP or init1),
+    // v1 controllers now.
+    if let Ok(rel) = std::fs::read_to_string(state_dir.join("cgroup")) {
+        super::cgroup::join_v1(Path::new(super::cgroup::ROOT), Path::new(&rel))
+            .unwrap_or_else(|e| fail(&mut sock, e));
+    }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        // Inherited by the container's process.
+        if let Err(e) = std::fs::write("/proc/self/oom_score_adj", adj.to_string()) {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (lowering it needs CAP_SYS_RESOURCE, which this host does not grant)"
+            } else {
+                ""
+            };
+            fail(&mut sock, format!("process.oomScoreAdj {adj}: {e}{hint}"));
+        }
+    }
+    join_namespaces(&spec).unwrap_or_else(|e| fail(&mut sock, e));
+    let new_cgroup_ns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| {
+            n.iter()
+                .any(|ns| ns.typ() == LinuxNamespaceType::Cgroup && ns.path().is_none())
+        });
+    if new_cgroup_ns {
+        // SAFETY: single-threaded, freshly exec'd.
+        unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWCGROUP) }
+            .unwrap_or_else(|e| fail(&mut sock, format!("unshare cgroup namespace: {e}")));
+    }
     let bundle: PathBuf = std::fs::read_to_string(state_dir.join("bundle"))
         .map(PathBuf::from)
         .unwrap_or_else(|e| fail(&mut sock, format!("bundle path: {e}")));

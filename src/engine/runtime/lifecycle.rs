@@ -1,7 +1,8 @@
 //! create / start / state / kill / delete / run.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,36 @@ pub enum Stdio {
     File(std::fs::File),
 }
 
+/// The descriptors a child's stdin, stdout and stderr get (`None`: inherited).
+pub(crate) struct StdioFds([Option<OwnedFd>; 3]);
+
+impl StdioFds {
+    pub(crate) fn each(&self) -> [Option<BorrowedFd<'_>>; 3] {
+        [0, 1, 2].map(|i| self.0[i].as_ref().map(|f| f.as_fd()))
+    }
+}
+
 impl Stdio {
+    /// The descriptors for a child spawned without `Command`.
+    pub(crate) fn fds(&self) -> std::io::Result<StdioFds> {
+        let null = || -> std::io::Result<OwnedFd> {
+            Ok(std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")?
+                .into())
+        };
+        Ok(StdioFds(match self {
+            Stdio::Inherit => [None, None, None],
+            Stdio::Null => [Some(null()?), Some(null()?), Some(null()?)],
+            Stdio::File(f) => [
+                Some(null()?),
+                Some(f.as_fd().try_clone_to_owned()?),
+                Some(f.as_fd().try_clone_to_owned()?),
+            ],
+        }))
+    }
+
     /// Applies to a command about to be spawned.
     pub(crate) fn apply(self, cmd: &mut Command) -> std::io::Result<()> {
         match self {
@@ -287,24 +317,53 @@ fn create_in(
         Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
         None => PathBuf::from("/proc/self/exe"),
     };
-    let mut cmd = Command::new(&program);
-    cmd.args(["oci", "__init1"]).arg(d);
-    options
-        .stdio
-        .apply(&mut cmd)
-        .map_err(|e| RuntimeError::io(d, e))?;
-    let mut stage1 = cmd.spawn().map_err(|e| RuntimeError::io(&program, e))?;
-    drop(sealed);
+    let setup = |message: String| RuntimeError::Setup {
+        id: id.to_string(),
+        message,
+    };
+    let cgroup_root = Path::new(cgroup::ROOT);
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    cgroup::create(cgroup_root, &rel, resources).map_err(setup)?;
+    let namespaces = super::init::new_namespaces(spec).map_err(setup)?;
     let deadline = Instant::now() + SETUP_DEADLINE;
-    let first = messages(&listener, deadline, id);
-    let _ = stage1.wait();
-    let pid: i32 = first?
-        .iter()
-        .find_map(|l| l.strip_prefix("pid ").and_then(|p| p.parse().ok()))
-        .ok_or_else(|| RuntimeError::Setup {
-            id: id.to_string(),
-            message: "no pid reported".into(),
-        })?;
+    // Straight into its namespaces and cgroup in one clone; through init1 when it joins an
+    // existing PID namespace or the kernel predates clone3's CLONE_INTO_CGROUP.
+    let direct = if super::init::joins_pid_namespace(spec) {
+        None
+    } else {
+        let unified = cgroup::unified_dir(cgroup_root, &rel).map_err(setup)?;
+        let streams = options.stdio.fds().map_err(|e| RuntimeError::io(d, e))?;
+        let plan = super::fork::ExecPlan::new(
+            program.as_os_str(),
+            &[OsStr::new("oci"), OsStr::new("__init2"), d.as_os_str()],
+        )
+        .stdio(streams.each());
+        super::fork::clone_exec(
+            &plan,
+            u64::from(namespaces.bits()),
+            unified.as_ref().map(|f| f.as_fd()),
+        )
+        .map_err(setup)?
+    };
+    let pid = match direct {
+        Some(pid) => pid.as_raw(),
+        None => {
+            let mut cmd = Command::new(&program);
+            cmd.args(["oci", "__init1"]).arg(d);
+            options
+                .stdio
+                .apply(&mut cmd)
+                .map_err(|e| RuntimeError::io(d, e))?;
+            let mut stage1 = cmd.spawn().map_err(|e| RuntimeError::io(&program, e))?;
+            let first = messages(&listener, deadline, id);
+            let _ = stage1.wait();
+            first?
+                .iter()
+                .find_map(|l| l.strip_prefix("pid ").and_then(|p| p.parse().ok()))
+                .ok_or_else(|| setup("no pid reported".into()))?
+        }
+    };
+    drop(sealed);
     let mut st = ContainerState {
         id: id.to_string(),
         bundle: bundle.to_path_buf(),

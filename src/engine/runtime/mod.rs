@@ -13,6 +13,7 @@ mod control;
 pub mod devices_bpf;
 pub mod exe;
 mod exec;
+mod fork;
 mod init;
 mod lifecycle;
 mod mountattr;

@@ -8,7 +8,7 @@ use oci_spec::runtime::LinuxResources;
 
 use super::{limit_text, write, DEFAULT_DEVICES, HYBRID_UNIFIED, V1_CONTROLLERS};
 
-fn create(dir: &Path) -> Result<(), String> {
+fn create_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cgroup {}: {e}", dir.display()))
 }
 
@@ -19,7 +19,7 @@ fn create_cpuset(base: &Path, rel: &Path) -> Result<(), String> {
     for c in rel.components() {
         let parent = dir.clone();
         dir = dir.join(c);
-        create(&dir)?;
+        create_dir(&dir)?;
         for f in ["cpuset.cpus", "cpuset.mems"] {
             let own = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
             if own.trim().is_empty() {
@@ -36,13 +36,8 @@ fn device_rule(kind: char, major: Option<i64>, minor: Option<i64>, access: &str)
     format!("{kind} {}:{} {access}", num(major), num(minor))
 }
 
-/// Creates the cgroups, applies `resources`, and moves `pid` into them.
-pub fn apply(
-    root: &Path,
-    rel: &Path,
-    resources: Option<&LinuxResources>,
-    pid: i32,
-) -> Result<(), String> {
+/// Creates the cgroups and applies `resources`.
+pub fn create(root: &Path, rel: &Path, resources: Option<&LinuxResources>) -> Result<(), String> {
     let hugetlb_on_v1 = root.join("hugetlb").exists();
     for c in V1_CONTROLLERS.iter().chain(&[HYBRID_UNIFIED]) {
         let base = root.join(c);
@@ -53,7 +48,7 @@ pub fn apply(
         if *c == "cpuset" {
             create_cpuset(&base, rel)?;
         } else {
-            create(&cg)?;
+            create_dir(&cg)?;
         }
         match *c {
             "memory" => {
@@ -142,7 +137,6 @@ pub fn apply(
             }
             _ => {}
         }
-        write(&cg.join("cgroup.procs"), &pid.to_string())?;
     }
     Ok(())
 }

@@ -64,13 +64,8 @@ pub(crate) fn device_rules(resources: Option<&LinuxResources>) -> Vec<DeviceRule
     rules
 }
 
-/// Creates the cgroup, applies `resources`, and moves `pid` into it.
-pub fn apply(
-    root: &Path,
-    rel: &Path,
-    resources: Option<&LinuxResources>,
-    pid: i32,
-) -> Result<(), String> {
+/// Creates the cgroup and applies `resources`.
+pub fn create(root: &Path, rel: &Path, resources: Option<&LinuxResources>) -> Result<(), String> {
     let mut dir = root.to_path_buf();
     for c in rel.components() {
         enable_controllers(&dir);
@@ -129,5 +124,5 @@ pub fn apply(
     if cg.starts_with(super::ROOT) {
         devices_bpf::attach(&cg, &device_rules(resources))?;
     }
-    write(&cg.join("cgroup.procs"), &pid.to_string())
+    Ok(())
 }
