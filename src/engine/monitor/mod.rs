@@ -447,7 +447,12 @@ pub fn main(root: &Path, id: &str, report: Option<&Path>, wait_attach: bool) -> 
             error,
             stopped: ended.stopped,
         };
-        let _ = records::write_durable(&dir.join("exit.json"), &exit);
+        // A --rm container's record goes with it: atomic is enough, no need to reach the disk.
+        let _ = if cfg.auto_remove {
+            records::write(&dir.join("exit.json"), &exit)
+        } else {
+            records::write_durable(&dir.join("exit.json"), &exit)
+        };
         if !again {
             break;
         }
