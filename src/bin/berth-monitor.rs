@@ -1,11 +1,11 @@
-//! `berth-monitor`: berth's own processes (a container's monitor, its setup stages, a
-//! network's DNS server) in a binary without the command line, the stack front end or the
+//! `berth-monitor`: berth's own processes for a container (its monitor, its setup stages)
+//! in a binary without the command line, the stack front end or the
 //! database, so each running container costs less memory and starts sooner. `berth` starts
 //! it when it is installed beside it; it is never run by hand.
 
 fn main() {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    berth::engine::internal::entry(&argv);
+    berth::engine::internal::container_entry(&argv);
     eprintln!("berth-monitor runs berth's own processes; it is started by berth, not by hand");
     std::process::exit(2);
 }

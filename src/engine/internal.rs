@@ -1,8 +1,8 @@
 //! The processes berth starts of its own (the monitor, the container's setup stages, a
 //! network's DNS server), dispatched before any command-line parsing: they touch less of the
-//! binary, start sooner and stay smaller. Both `berth` and the small `berth-monitor` binary
-//! (which holds nothing else) enter here; the engine starts `berth-monitor` when it is
-//! installed beside `berth` (see [`helper_exe`]).
+//! binary, start sooner and stay smaller. `berth` enters here for all of them; the small
+//! `berth-monitor` binary (which holds nothing else) for a container's processes, and the
+//! engine starts it for those when it is installed beside `berth` (see [`helper_exe`]).
 
 use std::path::PathBuf;
 
@@ -21,6 +21,27 @@ pub fn helper_exe() -> PathBuf {
 
 /// Runs the internal process `argv` names and never returns; returns for anything else.
 pub fn entry(argv: &[std::ffi::OsString]) {
+    container_entry(argv);
+    let arg = |i: usize| argv.get(i).and_then(|a| a.to_str());
+    let path = |i: usize| argv.get(i).map(std::path::PathBuf::from);
+    if let (Some("__dns"), Some(_)) = (arg(1), arg(2)) {
+        if let (Some(dir), Some(listen)) = (path(2), arg(3).and_then(|a| a.parse().ok())) {
+            let ups = argv[4..]
+                .iter()
+                .filter_map(|a| a.to_str()?.parse().ok())
+                .collect();
+            if let Err(e) = crate::engine::network::dns::serve(&dir, listen, ups) {
+                eprintln!("berth dns: {e}");
+            }
+            std::process::exit(1);
+        }
+    }
+}
+
+/// As [`entry`], for the processes of a container only (its monitor and setup stages): what
+/// `berth-monitor` runs. A network's DNS server runs from `berth` itself, so the monitor of
+/// every container does not carry (and relocate at every start) the DNS library.
+pub fn container_entry(argv: &[std::ffi::OsString]) {
     let arg = |i: usize| argv.get(i).and_then(|a| a.to_str());
     let path = |i: usize| argv.get(i).map(std::path::PathBuf::from);
     match (arg(1), arg(2)) {
@@ -28,18 +49,6 @@ pub fn entry(argv: &[std::ffi::OsString]) {
             if let (Some(root), Some(id)) = (path(2), arg(3)) {
                 let attach = arg(5) == Some("attach");
                 crate::engine::monitor::main(&root, id, path(4).as_deref(), attach)
-            }
-        }
-        (Some("__dns"), Some(_)) => {
-            if let (Some(dir), Some(listen)) = (path(2), arg(3).and_then(|a| a.parse().ok())) {
-                let ups = argv[4..]
-                    .iter()
-                    .filter_map(|a| a.to_str()?.parse().ok())
-                    .collect();
-                if let Err(e) = crate::engine::network::dns::serve(&dir, listen, ups) {
-                    eprintln!("berth dns: {e}");
-                }
-                std::process::exit(1);
             }
         }
         (Some("oci"), Some("__init1")) => {

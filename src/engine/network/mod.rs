@@ -230,7 +230,8 @@ impl<'a> Networks<'a> {
             .map(|u| u.to_string())
             .collect();
         let log = std::fs::File::create(dir.join("dns.log")).map_err(io)?;
-        let mut child = std::process::Command::new(crate::engine::internal::helper_exe())
+        // From this binary (berth: `berth-monitor` does not carry the DNS code).
+        let mut child = std::process::Command::new("/proc/self/exe")
             .arg("__dns")
             .arg(&dir)
             .arg(n.gateway.to_string())
