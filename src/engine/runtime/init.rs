@@ -6,9 +6,10 @@
 //!    namespaces given by path, unshares the others (not the cgroup namespace), and spawns
 //!    `init2` in the cgroup; it reports init2's host PID and exits.
 //! 2. `init2` (PID 1 of a new PID namespace) joins the v1 cgroups and the namespaces given by
-//!    path that it is not in yet, unshares the cgroup namespace, sets up the root filesystem (mounts, /dev, pivot_root, masked and read-only
-//!    paths), the hostname and rlimits, reports "ready", waits on the exec FIFO for `start`,
-//!    drops to the spec's user and capabilities, and execs the process.
+//!    path that it is not in yet, unshares the cgroup namespace, sets up the root filesystem
+//!    (mounts, /dev, pivot_root, masked and read-only paths), the hostname and rlimits,
+//!    reports "ready", waits on the exec FIFO for `start`, drops to the spec's user and
+//!    capabilities, and execs the process.
 //!
 //! Both report to the creating CLI over a Unix socket with one-line typed messages
 //! (`pid N`, `ready`, `error MESSAGE`).
@@ -181,14 +182,9 @@ pub fn init2(state_dir: &Path) -> ! {
         }
     }
     join_namespaces(&spec).unwrap_or_else(|e| fail(&mut sock, e));
-    let new_cgroup_ns = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|n| {
-            n.iter()
-                .any(|ns| ns.typ() == LinuxNamespaceType::Cgroup && ns.path().is_none())
-        });
+    let new_cgroup_ns = spec_namespaces(&spec)
+        .iter()
+        .any(|ns| ns.typ() == LinuxNamespaceType::Cgroup && ns.path().is_none());
     if new_cgroup_ns {
         // SAFETY: single-threaded, freshly exec'd.
         unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWCGROUP) }
@@ -331,5 +327,35 @@ pub(crate) fn close_inherited_fds() {
         // fcntl; a number that was the directory listing's own (now closed) fd just fails.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         let _ = rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(namespaces: serde_json::Value) -> Spec {
+        let mut spec = Spec::default();
+        let linux: oci_spec::runtime::Linux =
+            serde_json::from_value(serde_json::json!({ "namespaces": namespaces })).unwrap();
+        spec.set_linux(Some(linux));
+        spec
+    }
+
+    #[test]
+    fn new_namespaces_leave_the_cgroup_one_and_joined_ones_out() {
+        let spec = spec_with(serde_json::json!([
+            {"type": "pid"}, {"type": "mount"}, {"type": "cgroup"},
+            {"type": "network", "path": "/run/netns/x"},
+        ]));
+        assert_eq!(
+            new_namespaces(&spec).unwrap(),
+            UnshareFlags::NEWPID | UnshareFlags::NEWNS
+        );
+        assert!(!joins_pid_namespace(&spec));
+        let joins = spec_with(serde_json::json!([{"type": "pid", "path": "/proc/1/ns/pid"}]));
+        assert!(joins_pid_namespace(&joins));
+        let user = spec_with(serde_json::json!([{"type": "user"}]));
+        assert!(new_namespaces(&user).unwrap_err().contains("not supported"));
     }
 }

@@ -198,5 +198,33 @@ mod tests {
             .contains("+memory"));
         assert_eq!(dirs(root, &rel), vec![cg]);
         assert!(relative_path(Some(Path::new("/a/../b")), "x").is_err());
+        // v2: nothing to join by writing; the child is forked into the directory.
+        join_v1(root, &rel).unwrap();
+        assert!(!root.join("berth/c1/cgroup.procs").exists());
+        assert!(unified_dir(root, &rel).unwrap().is_some());
+    }
+
+    #[test]
+    fn v1_is_joined_by_the_calling_thread_and_hybrid_cgroup2_by_the_fork() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let rel = relative_path(None, "c1").unwrap();
+        for c in ["memory", "pids"] {
+            std::fs::create_dir_all(root.join(c).join(&rel)).unwrap();
+        }
+        assert!(
+            unified_dir(root, &rel).unwrap().is_none(),
+            "no cgroup2 mount"
+        );
+        std::fs::create_dir_all(root.join("unified").join(&rel)).unwrap();
+        join_v1(root, &rel).unwrap();
+        for c in ["memory", "pids"] {
+            let tasks = root.join(c).join(&rel).join("tasks");
+            // "0": the writer itself, without the kernel's threadgroup lock.
+            assert_eq!(std::fs::read_to_string(tasks).unwrap(), "0");
+            assert!(!root.join(c).join(&rel).join("cgroup.procs").exists());
+        }
+        assert!(!root.join("unified").join(&rel).join("tasks").exists());
+        assert!(unified_dir(root, &rel).unwrap().is_some());
     }
 }
