@@ -399,6 +399,44 @@ fn exec_joins_the_container_with_its_isolation() {
         stdout(&out),
         "bar more\ninside\nCapEff:\t00000000a80425fb\nSeccomp:\t2\nsleep\n"
     );
+    // The container's process and an exec'd one are in the container's cgroup in every
+    // hierarchy berth manages, cgroup2 included (they are forked into it, never moved); the
+    // monitor, their parent, in none.
+    let managed = |line: &str| {
+        let controllers = line.split(':').nth(1).unwrap_or_default();
+        controllers.is_empty()
+            || controllers.split(',').any(|c| {
+                [
+                    "memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer",
+                ]
+                .contains(&c)
+            })
+    };
+    let seen = b.cli_ok(&["exec", "ex", "cat", "/proc/self/cgroup"]);
+    for line in seen.lines().filter(|l| managed(l)) {
+        assert!(
+            line.ends_with(":/"),
+            "exec outside the container's cgroup: {seen}"
+        );
+    }
+    let v = inspect(&b, "ex");
+    let id = v["Id"].as_str().unwrap();
+    let pid = v["State"]["Pid"].as_i64().unwrap();
+    let host = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in host.lines().filter(|l| managed(l)) {
+        assert!(line.ends_with(&format!("/berth/{id}")), "{host}");
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let monitor = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .unwrap()
+        .trim();
+    let theirs = std::fs::read_to_string(format!("/proc/{monitor}/cgroup")).unwrap();
+    assert!(
+        !theirs.contains(id),
+        "the monitor is in the container's cgroup: {theirs}"
+    );
     assert_eq!(
         b.cli_ok(&[
             "exec",
