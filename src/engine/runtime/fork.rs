@@ -195,6 +195,42 @@ pub(crate) fn clone_exec(
     }
 }
 
+/// Runs `child` in a fork of this process made straight in new namespaces (`CLONE_NEW*`
+/// flags) and in `cgroup`, its standard streams `stdio`; `Ok(None)` when the kernel cannot.
+/// Saves the exec of a new binary (its loading, relocation and start-up: ~1 ms).
+///
+/// # Safety
+/// The calling process must be single-threaded ([`single_threaded`]): the child goes on
+/// running ordinary code.
+pub(crate) unsafe fn clone_run(
+    namespaces: u64,
+    cgroup: Option<BorrowedFd>,
+    stdio: [Option<BorrowedFd>; 3],
+    child: impl FnOnce() -> std::convert::Infallible,
+) -> Result<Option<Pid>, String> {
+    // Nothing buffered may be written twice, by the child too.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    match clone3(namespaces, cgroup)? {
+        None => Ok(None),
+        Some(Forked::Child) => {
+            for (target, fd) in stdio.iter().enumerate() {
+                if let Some(fd) = fd {
+                    // SAFETY: plain descriptor duplication onto 0, 1, 2.
+                    unsafe { libc::dup2(fd.as_raw_fd(), target as i32) };
+                }
+            }
+            #[allow(unreachable_code)] // child() never returns: Infallible
+            match child() {}
+        }
+        Some(Forked::Parent(pid)) => Ok(Some(pid)),
+    }
+}
+
+/// True when this process runs one thread (it may then fork and go on running code).
+pub(crate) fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
+}
+
 /// Starts `/proc/self/exe ARGS...` (this binary again, with the caller's environment and
 /// standard streams) in `cgroup`; an exec failure comes back as the error.
 ///

@@ -158,12 +158,20 @@ pub fn init1(state_dir: &Path) -> ! {
 
 /// Stage 2: the container's PID 1, up to exec.
 pub fn init2(state_dir: &Path) -> ! {
+    init2_with(state_dir, None)
+}
+
+/// [`init2`], given the spec when the runtime forked it without an exec (it has read it).
+pub(crate) fn init2_with(state_dir: &Path, spec: Option<&Spec>) -> ! {
     // The container starts with no signal blocked, whatever the caller had blocked (a
     // monitor blocks the signals it reads through a signalfd).
     let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
     let mut sock = super::unixsock::connect(&state_dir.join("init.sock"))
         .unwrap_or_else(|e| panic!("cannot reach the runtime: {e}"));
-    let spec = load(state_dir).unwrap_or_else(|e| fail(&mut sock, e));
+    let spec = match spec {
+        Some(spec) => spec.clone(),
+        None => load(state_dir).unwrap_or_else(|e| fail(&mut sock, e)),
+    };
     // In every cgroup of the container: cgroup2 since the fork (CLONE_INTO_CGROUP or init1),
     // v1 controllers now.
     if let Ok(rel) = std::fs::read_to_string(state_dir.join("cgroup")) {

@@ -332,18 +332,28 @@ fn create_in(
         None
     } else {
         let unified = cgroup::unified_dir(cgroup_root, &rel).map_err(setup)?;
+        let cgroup_fd = unified.as_ref().map(|f| f.as_fd());
         let streams = options.stdio.fds().map_err(|e| RuntimeError::io(d, e))?;
-        let plan = super::fork::ExecPlan::new(
-            program.as_os_str(),
-            &[OsStr::new("oci"), OsStr::new("__init2"), d.as_os_str()],
-        )
-        .stdio(streams.each());
-        super::fork::clone_exec(
-            &plan,
-            u64::from(namespaces.bits()),
-            unified.as_ref().map(|f| f.as_fd()),
-        )
-        .map_err(setup)?
+        let flags = u64::from(namespaces.bits());
+        // A fork of this process runs init2 when it can (no exec: ~1 ms less); an exec when
+        // the setup must run from the sealed copy, or this process has other threads.
+        if sealed.is_none() && super::fork::single_threaded() {
+            // SAFETY: single-threaded, just checked.
+            #[allow(unsafe_code)]
+            let forked = unsafe {
+                super::fork::clone_run(flags, cgroup_fd, streams.each(), || {
+                    super::init::init2_with(d, Some(spec))
+                })
+            };
+            forked.map_err(setup)?
+        } else {
+            let plan = super::fork::ExecPlan::new(
+                program.as_os_str(),
+                &[OsStr::new("oci"), OsStr::new("__init2"), d.as_os_str()],
+            )
+            .stdio(streams.each());
+            super::fork::clone_exec(&plan, flags, cgroup_fd).map_err(setup)?
+        }
     };
     let pid = match direct {
         Some(pid) => pid.as_raw(),
