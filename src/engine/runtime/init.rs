@@ -1,8 +1,10 @@
-//! The container's setup, in two small synchronous processes re-executed from berth's own
-//! binary (never forked from a multi-threaded process):
+//! The container's setup, in small synchronous processes (never forked from a
+//! multi-threaded process):
 //!
 //! 1. `init1`, only when the container joins an existing PID namespace (otherwise the
-//!    runtime clones `init2` straight into new namespaces and the cgroup): joins the
+//!    runtime clones `init2` straight into new namespaces and the cgroup: a fork of the
+//!    runtime's own process, or berth's binary re-executed from its sealed copy when the
+//!    container shares a PID namespace or the runtime has other threads): joins the
 //!    namespaces given by path, unshares the others (not the cgroup namespace), and spawns
 //!    `init2` in the cgroup; it reports init2's host PID and exits.
 //! 2. `init2` (PID 1 of a new PID namespace) joins the v1 cgroups and the namespaces given by
