@@ -115,7 +115,15 @@ pub fn program(rules: &[DeviceRule]) -> Vec<Insn> {
         insn(LDX_MEM_W, 5, 1, 8, 0),        // r5 = ctx->minor
     ];
     for rule in rules.iter().rev() {
-        p.extend(rule_block(rule));
+        let block = rule_block(rule);
+        // A rule that matches every request (`a *:* rwm`, the deny-all every container's
+        // list starts with) ends the program: the kernel's verifier refuses code that can
+        // never run, and the rules before it could never decide anything.
+        let matches_all = block.len() == 2;
+        p.extend(block);
+        if matches_all {
+            return p;
+        }
     }
     p.push(insn(ALU64_MOV_K, 0, 0, 0, 0));
     p.push(insn(JMP_EXIT, 0, 0, 0, 0));
@@ -320,6 +328,13 @@ mod tests {
             0,
             "no rules: deny"
         );
+        // Nothing follows a rule that matches everything (the verifier refuses dead code).
+        let p = program(&[
+            rule('c', Some(1), Some(3), "rwm", true),
+            rule('a', None, None, "rwm", true),
+        ]);
+        assert_eq!(p.len(), 6 + 2);
+        assert_eq!(eval(&p, DEV_BLOCK, ACC_READ, 8, 0), 1);
         assert_eq!(
             eval(
                 &program(&[rule('a', None, None, "rwm", true)]),
@@ -359,7 +374,15 @@ mod tests {
         };
         let dir = Dir(mount.join(format!("berth-devtest-{}", std::process::id())));
         std::fs::create_dir(&dir.0).unwrap();
-        attach(&dir.0, &[rule('c', Some(1), Some(3), "rwm", true)]).unwrap();
+        // As every container's list: deny all, then what is allowed.
+        attach(
+            &dir.0,
+            &[
+                rule('a', None, None, "rwm", false),
+                rule('c', Some(1), Some(3), "rwm", true),
+            ],
+        )
+        .unwrap();
         let script = format!(
             "echo $$ > {}/cgroup.procs || exit 9; cat /dev/null && echo null-ok; \
              head -c1 /dev/zero >/dev/null 2>&1 && echo zero-read || echo zero-denied",
