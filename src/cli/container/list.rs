@@ -38,7 +38,10 @@ pub(super) fn stats_once(
                 s["Name"].as_str().unwrap_or_default(),
                 s["CPUPerc"].as_str().unwrap_or_default(),
                 format!("{} / {}", mib(&s["MemUsage"]), mib(&s["MemLimit"])),
+                // Unknown without the pids controller (a v2 host that does not delegate it).
                 s["PIDs"]
+                    .as_u64()
+                    .map_or("-".to_string(), |n| n.to_string())
             )?,
         }
     }
