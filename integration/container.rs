@@ -898,3 +898,70 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     b.cli_ok(&["container", "rm", "up"]);
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }
+
+/// A cgroup v2 host (most users'; this project's CI machine is hybrid): berth runs in a mount
+/// namespace whose /sys/fs/cgroup is the cgroup2 hierarchy alone. The container starts in its
+/// cgroup2 directory, the device filter (an eBPF program only v2 uses) loads and denies a
+/// host disk, exec and pause work, and nothing is left.
+#[test]
+fn on_a_cgroup_v2_host_containers_start_exec_pause_and_leave_nothing() {
+    if !root_or_skip("on_a_cgroup_v2_host_containers_start_exec_pause_and_leave_nothing") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    let berth = |args: &str| {
+        let script = format!(
+            "mount --make-rprivate / && umount -l /sys/fs/cgroup && \
+             mount -t cgroup2 none /sys/fs/cgroup && exec {} --root {} {args}",
+            env!("CARGO_BIN_EXE_berth"),
+            b.path().join("state").display()
+        );
+        let out = b
+            .in_netns(tool("unshare", "util-linux"))
+            .args(["-m", "sh", "-c", &script])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "berth {args}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let out = berth(
+        "run --rm --network none bb:1 sh -c 'cat /proc/self/cgroup; \
+         mknod /tmp/disk b 8 0 2>/dev/null && echo mknod-allowed; \
+         head -c1 /dev/zero >/dev/null && echo zero-ok'",
+    );
+    assert!(
+        out.lines().any(|l| l == "0::/"),
+        "rooted at its cgroup: {out}"
+    );
+    assert!(!out.contains("mknod-allowed"), "{out}");
+    assert!(out.contains("zero-ok"), "{out}");
+    let id = berth("run -d --network none --name v2 bb:1 sleep 300");
+    let id = id.trim();
+    // Seen from the host's own cgroup2 mount (/sys/fs/cgroup/unified on a hybrid host).
+    let unified = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(std::path::Path::new)
+        .find(|p| p.join("cgroup.procs").exists())
+        .expect("a cgroup2 mount");
+    let procs = unified.join("berth").join(id).join("cgroup.procs");
+    let pid = inspect(&b, "v2")["State"]["Pid"].as_i64().unwrap();
+    assert!(
+        std::fs::read_to_string(&procs)
+            .unwrap()
+            .lines()
+            .any(|l| l == pid.to_string()),
+        "the container's process is in {}",
+        procs.display()
+    );
+    assert_eq!(berth("exec v2 sh -c 'echo hi'"), "hi\n");
+    berth("container pause v2");
+    let seen: serde_json::Value = serde_json::from_str(&berth("container inspect v2")).unwrap();
+    let seen = seen.get(0).unwrap_or(&seen);
+    assert_eq!(seen["State"]["Status"], "paused", "{seen}");
+    berth("container unpause v2");
+    berth("container rm -f v2");
+    assert!(!unified.join("berth").join(id).exists(), "cgroup left");
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}
