@@ -186,8 +186,13 @@ mod tests {
         }))
         .unwrap();
         let rel = relative_path(None, "c1").unwrap();
-        create(root, &rel, Some(&resources)).unwrap();
         let cg = root.join("berth/c1");
+        // The kernel makes a controller's files in every cgroup it is enabled for.
+        std::fs::create_dir_all(&cg).unwrap();
+        for f in ["memory.max", "pids.max", "cpu.max", "cpu.weight"] {
+            std::fs::write(cg.join(f), "").unwrap();
+        }
+        create(root, &rel, Some(&resources)).unwrap();
         let read = |f: &str| std::fs::read_to_string(cg.join(f)).unwrap();
         assert_eq!(read("memory.max"), "67108864");
         assert_eq!(read("pids.max"), "20");
@@ -196,12 +201,20 @@ mod tests {
         assert!(std::fs::read_to_string(root.join("cgroup.subtree_control"))
             .unwrap()
             .contains("+memory"));
-        assert_eq!(dirs(root, &rel), vec![cg]);
+        assert_eq!(dirs(root, &rel), vec![cg.clone()]);
         assert!(relative_path(Some(Path::new("/a/../b")), "x").is_err());
         // v2: nothing to join by writing; the child is forked into the directory.
         join_v1(root, &rel).unwrap();
         assert!(!root.join("berth/c1/cgroup.procs").exists());
         assert!(unified_dir(root, &rel).unwrap().is_some());
+        // A limit whose controller is not enabled there: an error that says so.
+        std::fs::remove_file(cg.join("pids.max")).unwrap();
+        std::fs::write(cg.join("cgroup.controllers"), "cpu memory").unwrap();
+        let err = create(root, &rel, Some(&resources)).unwrap_err();
+        assert!(
+            err.contains("pids.max") && err.contains("`pids` controller is not enabled"),
+            "{err}"
+        );
     }
 
     #[test]

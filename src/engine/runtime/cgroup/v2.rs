@@ -10,6 +10,24 @@ use crate::engine::runtime::devices_bpf::{self, DeviceRule};
 
 const WANTED: [&str; 5] = ["cpu", "cpuset", "hugetlb", "memory", "pids"];
 
+/// Writes a limit file of the cgroup `cg`; a missing file means its controller is not enabled
+/// there (not delegated to this part of the tree), which the error says.
+fn set(cg: &Path, file: &str, value: &str) -> Result<(), String> {
+    let path = cg.join(file);
+    if !path.exists() {
+        let controller = file.split('.').next().unwrap_or(file);
+        let available = std::fs::read_to_string(cg.join("cgroup.controllers")).unwrap_or_default();
+        return Err(format!(
+            "cgroup {}: cannot set {file}: the `{controller}` controller is not enabled for it \
+             (its cgroup.controllers: `{}`); enable it in the parent's cgroup.subtree_control \
+             (systemd: Delegate=yes) or run without that limit",
+            cg.display(),
+            available.trim()
+        ));
+    }
+    write(&path, value)
+}
+
 /// Enables the controllers this cgroup has (of those berth uses) for its children.
 fn enable_controllers(dir: &Path) {
     let Ok(available) = std::fs::read_to_string(dir.join("cgroup.controllers")) else {
@@ -76,7 +94,7 @@ pub fn create(root: &Path, rel: &Path, resources: Option<&LinuxResources>) -> Re
     if let Some(r) = resources {
         if let Some(m) = r.memory() {
             if let Some(limit) = m.limit() {
-                write(&cg.join("memory.max"), &limit_text(limit))?;
+                set(&cg, "memory.max", &limit_text(limit))?;
             }
             if let Some(swap) = m.swap() {
                 // v1 counts memory+swap; v2 counts swap alone.
@@ -85,38 +103,41 @@ pub fn create(root: &Path, rel: &Path, resources: Option<&LinuxResources>) -> Re
                 } else {
                     (swap - m.limit().unwrap_or(swap)).max(0)
                 };
-                write(&cg.join("memory.swap.max"), &limit_text(extra))?;
+                if cg.join("memory.swap.max").exists() || !cg.join("memory.max").exists() {
+                    set(&cg, "memory.swap.max", &limit_text(extra))?;
+                } else {
+                    // As Docker: a kernel without swap accounting limits memory alone.
+                    tracing::warn!("this kernel does not account swap: the swap limit is not set");
+                }
             }
             if let Some(low) = m.reservation() {
-                write(&cg.join("memory.low"), &limit_text(low))?;
+                set(&cg, "memory.low", &limit_text(low))?;
             }
         }
         if let Some(p) = r.pids() {
-            write(&cg.join("pids.max"), &limit_text(p.limit()))?;
+            set(&cg, "pids.max", &limit_text(p.limit()))?;
         }
         if let Some(c) = r.cpu() {
             if let Some(quota) = c.quota() {
                 let period = c.period().unwrap_or(100_000);
-                write(
-                    &cg.join("cpu.max"),
-                    &format!("{} {period}", limit_text(quota)),
-                )?;
+                set(&cg, "cpu.max", &format!("{} {period}", limit_text(quota)))?;
             }
             if let Some(shares) = c.shares() {
                 // The conversion runc and crun use: shares 2..262144 -> weight 1..10000.
                 let weight = 1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142;
-                write(&cg.join("cpu.weight"), &weight.to_string())?;
+                set(&cg, "cpu.weight", &weight.to_string())?;
             }
             if let Some(cpus) = c.cpus() {
-                write(&cg.join("cpuset.cpus"), cpus)?;
+                set(&cg, "cpuset.cpus", cpus)?;
             }
             if let Some(mems) = c.mems() {
-                write(&cg.join("cpuset.mems"), mems)?;
+                set(&cg, "cpuset.mems", mems)?;
             }
         }
         for h in r.hugepage_limits().clone().unwrap_or_default() {
-            write(
-                &cg.join(format!("hugetlb.{}.max", h.page_size())),
+            set(
+                &cg,
+                &format!("hugetlb.{}.max", h.page_size()),
                 &h.limit().to_string(),
             )?;
         }
