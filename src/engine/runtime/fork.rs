@@ -1,7 +1,10 @@
-//! Forking straight into a cgroup: `clone3(CLONE_INTO_CGROUP)` (Linux 5.7+) starts the child
-//! in the given cgroup2 directory, so no process is ever migrated into it (a migration through
-//! `cgroup.procs` waits out an RCU grace period: see [`super::cgroup::join_v1`]). On an older
-//! kernel the caller joins the cgroup itself through `cgroup.procs` and forks as usual.
+//! Forking straight into a cgroup and new namespaces: `clone3(CLONE_INTO_CGROUP)` (Linux
+//! 5.7+) starts the child in the given cgroup2 directory, so no process is ever migrated into
+//! it (a migration through `cgroup.procs` waits out an RCU grace period: see
+//! [`super::cgroup::join_v1`]), and with `CLONE_NEW*` flags in its namespaces at once.
+//! [`fork_into`] (a throwaway caller: on an older kernel it joins the cgroup itself and forks
+//! as usual), [`clone_run`] (the child runs code of this process) and [`clone_exec`] (the
+//! child execs a prepared command) are the three ways berth uses.
 
 #![allow(unsafe_code)]
 
