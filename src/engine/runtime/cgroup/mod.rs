@@ -95,7 +95,7 @@ pub fn create(root: &Path, rel: &Path, resources: Option<&LinuxResources>) -> Re
 
 /// Moves the calling process, which must be single-threaded, into the container's v1
 /// hierarchies (none on a v2 host). Its cgroup2 directory is entered by forking into it:
-/// [`unified_dir`] and [`super::fork::fork_into`].
+/// [`unified_dir`] and the runtime's `fork` module.
 ///
 /// Why not `cgroup.procs`: moving a process through it takes the kernel's global
 /// threadgroup lock for writing, which first waits out an RCU grace period (6-20 ms on the
