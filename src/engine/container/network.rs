@@ -431,12 +431,15 @@ impl Engine {
     }
 }
 
-/// The host side of a container's `i`th veth: `bth` and 12 characters, unique per container.
+/// The host side of a container's `i`th veth (at most 15 characters, the kernel's limit):
+/// `bth` and 12 characters of the ID for the first, `bth`, 10 characters, `-` and the number
+/// for the others. (It was `bth`, 11 characters and the number: the same name as the first
+/// interface's whenever the ID's 12th character was that digit, one container in 16.)
 pub fn host_interface(id: &str, i: usize) -> String {
     if i == 0 {
         format!("bth{}", &id[..12])
     } else {
-        format!("bth{}{i}", &id[..11])
+        format!("bth{}-{i}", &id[..10])
     }
 }
 
@@ -533,5 +536,27 @@ impl Engine {
             cs.push((name, ep));
         }
         Ok(n.inspect(&cs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_interface;
+
+    #[test]
+    fn a_containers_host_interfaces_never_share_a_name() {
+        // The 12th character is `1`: the old scheme named interfaces 0 and 1 alike.
+        let id = "0123456789a1bcdef";
+        let names: Vec<String> = (0..10).map(|i| host_interface(id, i)).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.len() <= 15 && !n.starts_with("bth-")),
+            "{names:?}"
+        );
     }
 }
