@@ -21,7 +21,7 @@ use super::GlobalArgs;
 
 pub use args::*;
 use list::{ps, stats_once};
-use run::{run_container, show_logs, wait_code};
+use run::{run_container, show_logs};
 
 fn engine(global: &GlobalArgs) -> anyhow::Result<Engine> {
     super::require_root()?;
@@ -294,7 +294,7 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
             if super::attach::session(stream, tty, stdin)? {
                 return Ok(ExitCode::SUCCESS);
             }
-            return Ok(ExitCode::from(wait_code(&e, &v.row.id)?.clamp(0, 255) as u8));
+            return Ok(ExitCode::from(e.wait(&v.row.id)?.clamp(0, 255) as u8));
         }
         ContainerCommand::Port(a) => {
             let v = e.get(&a.container)?;

@@ -36,11 +36,7 @@ pub(super) fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode>
     let log = e.paths.log(&id);
     let mut follow = Follower::at_start(&log);
     // The monitor exits once the container is done for good (no restart to come).
-    let monitor = e.peek(&id)?.monitor.and_then(|m| {
-        let pid = rustix::process::Pid::from_raw(m.pid)?;
-        let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
-        m.alive().then_some(fd)
-    });
+    let monitor = e.peek(&id)?.monitor.and_then(|m| m.pidfd());
     let code = loop {
         print_entries(&follow.poll(), false);
         let v = e.peek(&id)?;
@@ -60,17 +56,6 @@ pub(super) fn run_container(e: &Engine, a: &RunArgs) -> anyhow::Result<ExitCode>
         tracing::debug!(elapsed = ?t0.elapsed(), "removed");
     }
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
-}
-
-/// The exit code once the container is done for good (its monitor gone).
-pub(super) fn wait_code(e: &Engine, id: &str) -> anyhow::Result<i32> {
-    loop {
-        let v = e.peek(id)?;
-        if v.monitor.is_none() && !v.is_running() {
-            return Ok(v.exit.map_or(0, |x| x.code));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// `run -i`/`-t`: attached from before the start; exits with the container's code.
@@ -101,7 +86,7 @@ fn run_attached(e: &Engine, a: &RunArgs, id: &str) -> anyhow::Result<ExitCode> {
     if super::super::attach::session(stream, a.create.tty, a.create.interactive)? {
         return Ok(ExitCode::SUCCESS);
     }
-    let code = wait_code(e, id)?;
+    let code = e.wait(id)?;
     if a.create.rm {
         e.remove(id, true, true)?;
     }

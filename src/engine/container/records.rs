@@ -38,6 +38,32 @@ impl ProcessId {
     pub fn alive(&self) -> bool {
         self.pid > 0 && self.boot_id == boot_id() && start_time(self.pid) == Some(self.start)
     }
+
+    /// A pidfd of this process while it lives (readable once it exits); checked after the
+    /// open, so a reused PID is never taken for it.
+    pub fn pidfd(&self) -> Option<std::os::fd::OwnedFd> {
+        let pid = rustix::process::Pid::from_raw(self.pid)?;
+        let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
+        self.alive().then_some(fd)
+    }
+
+    /// Waits until this process exits or `timeout` passes.
+    pub fn wait_exit(&self, timeout: std::time::Duration) {
+        match self.pidfd() {
+            Some(fd) => {
+                use rustix::event::{poll, PollFd, PollFlags, Timespec};
+                let ts = Timespec {
+                    tv_sec: timeout.as_secs() as i64,
+                    tv_nsec: timeout.subsec_nanos() as i64,
+                };
+                let _ = poll(&mut [PollFd::new(&fd, PollFlags::IN)], Some(&ts));
+            }
+            None if self.alive() => {
+                std::thread::sleep(timeout.min(std::time::Duration::from_millis(10)))
+            }
+            None => {}
+        }
+    }
 }
 
 /// What the monitor needs (written by the command that starts it; the monitor never opens

@@ -516,7 +516,12 @@ impl Engine {
             if !v.is_running() && v.monitor.is_none() {
                 return Ok(v.exit.map_or(0, |e| e.code));
             }
-            std::thread::sleep(Duration::from_millis(10));
+            // The monitor exits once the container is done for good; an unsupervised one
+            // is looked at again every 10 ms.
+            match &v.monitor {
+                Some(m) => m.wait_exit(Duration::from_millis(500)),
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
         }
     }
 
