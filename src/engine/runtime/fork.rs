@@ -139,17 +139,24 @@ impl ExecPlan {
         // SAFETY: async-signal-safe calls only. Rust ignores SIGPIPE for itself; the new
         // program starts with the default, as std's Command gives it.
         unsafe {
-            for (target, fd) in self.stdio.iter().enumerate() {
-                if let Some(fd) = fd {
-                    libc::dup2(*fd, target as i32);
-                }
-            }
+            dup_stdio(self.stdio);
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             libc::execv(self.program.as_ptr(), self.argv_ptrs.as_ptr());
             let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
             let bytes = errno.to_ne_bytes();
             libc::write(report.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
             libc::_exit(127);
+        }
+    }
+}
+
+/// In a child: `fds` onto its stdin, stdout and stderr (`None`: left as inherited).
+/// Async-signal-safe.
+fn dup_stdio(fds: [Option<i32>; 3]) {
+    for (target, fd) in fds.iter().enumerate() {
+        if let Some(fd) = fd {
+            // SAFETY: plain descriptor duplication onto 0, 1, 2.
+            unsafe { libc::dup2(*fd, target as i32) };
         }
     }
 }
@@ -216,12 +223,7 @@ pub(crate) unsafe fn clone_run(
     match clone3(namespaces, cgroup)? {
         None => Ok(None),
         Some(Forked::Child) => {
-            for (target, fd) in stdio.iter().enumerate() {
-                if let Some(fd) = fd {
-                    // SAFETY: plain descriptor duplication onto 0, 1, 2.
-                    unsafe { libc::dup2(fd.as_raw_fd(), target as i32) };
-                }
-            }
+            dup_stdio(stdio.map(|f| f.map(|f| f.as_raw_fd())));
             #[allow(unreachable_code)] // child() never returns: Infallible
             match child() {}
         }

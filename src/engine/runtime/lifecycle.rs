@@ -55,18 +55,17 @@ impl Stdio {
         }))
     }
 
-    /// Applies to a command about to be spawned.
+    /// Applies to a command about to be spawned (the same descriptors as [`Stdio::fds`]).
     pub(crate) fn apply(self, cmd: &mut Command) -> std::io::Result<()> {
-        match self {
-            Stdio::Inherit => {}
-            Stdio::Null => {
-                cmd.stdin(StdStdio::null())
-                    .stdout(StdStdio::null())
-                    .stderr(StdStdio::null());
-            }
-            Stdio::File(f) => {
-                cmd.stdin(StdStdio::null()).stdout(f.try_clone()?).stderr(f);
-            }
+        let [stdin, stdout, stderr] = self.fds()?.0;
+        if let Some(fd) = stdin {
+            cmd.stdin(StdStdio::from(fd));
+        }
+        if let Some(fd) = stdout {
+            cmd.stdout(StdStdio::from(fd));
+        }
+        if let Some(fd) = stderr {
+            cmd.stderr(StdStdio::from(fd));
         }
         Ok(())
     }
