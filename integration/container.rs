@@ -16,6 +16,18 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// The PID of a container's monitor (or the supervisor it handed over to).
+fn monitor_pid(b: &Berth, name: &str) -> Option<i64> {
+    let id = inspect(b, name)["Id"].as_str()?.to_string();
+    let path = b
+        .path()
+        .join("state/run/containers")
+        .join(id)
+        .join("monitor.pid");
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    record["pid"].as_i64()
+}
+
 /// Mounts, cgroups and processes of a state root.
 fn leftovers(b: &Berth) -> Vec<String> {
     let root = b.path().to_string_lossy().into_owned();
@@ -28,7 +40,8 @@ fn leftovers(b: &Berth) -> Vec<String> {
     for p in std::fs::read_dir("/proc").unwrap().flatten() {
         if let Ok(cmd) = std::fs::read(p.path().join("cmdline")) {
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains("__monitor") && cmd.contains(&root) {
+            let ours = ["__monitor", "__supervise", "__resume"];
+            if ours.iter().any(|m| cmd.contains(m)) && cmd.contains(&root) {
                 out.push(format!("process {cmd}"));
             }
         }
@@ -507,6 +520,77 @@ fn health_checks_go_unhealthy_then_healthy() {
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }
 
+/// A container that runs a while: its monitor execs the small supervisor (same PID), which
+/// keeps writing the log, runs health checks, passes attach input, and hands the exit back.
+#[test]
+fn a_long_running_containers_loop_moves_to_the_supervisor_and_back() {
+    if !root_or_skip("a_long_running_containers_loop_moves_to_the_supervisor_and_back") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "long",
+        "--health-cmd",
+        "cat /tmp/ok",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo start; while read l; do echo got $l; done; echo bye >&2; exit 7",
+    ]);
+    let pid = monitor_pid(&b, "long").expect("the monitor's record");
+    let exe = || std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    wait_until("the hand-over", || {
+        exe().file_name() == Some("berth-supervisor".as_ref())
+    });
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "berth-superviso", "named for ps");
+    // Health checks now start from the supervisor.
+    let health = |b: &Berth| inspect(b, "long")["State"]["Health"].clone();
+    wait_until("unhealthy", || health(&b)["Status"] == "unhealthy");
+    b.cli_ok(&["exec", "long", "sh", "-c", "echo fine > /tmp/ok"]);
+    wait_until("healthy", || health(&b)["Status"] == "healthy");
+    // Input through an attach client; closing it closes the container's stdin.
+    let mut child = b
+        .berth_cmd()
+        .args(["container", "attach", "long"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"one\ntwo\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "got one\ngot two\n");
+    // The monitor took the exit back: recorded, then gone.
+    wait_until("the monitor to finish", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    let v = inspect(&b, "long");
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(v["State"]["ExitCode"], 7);
+    assert_eq!(v["State"]["Error"], "");
+    let log = stdout(&b.cli(&["logs", "long"])) + &stderr(&b.cli(&["logs", "long"]));
+    for line in ["start", "got one", "got two", "bye"] {
+        assert!(log.contains(line), "{line} in the log: {log}");
+    }
+    b.cli_ok(&["container", "rm", "long"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}
+
 /// What a host reboot leaves: no processes, mounts, cgroups or run directory.
 fn simulate_reboot(b: &Berth) {
     let state = b.path().join("state");
@@ -854,6 +938,8 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     std::fs::copy(env!("CARGO_BIN_EXE_berth"), &installed).unwrap();
     let helper = b.path().join("bin/berth-monitor");
     std::fs::copy(env!("CARGO_BIN_EXE_berth-monitor"), &helper).unwrap();
+    let supervisor = b.path().join("bin/berth-supervisor");
+    std::fs::copy(env!("CARGO_BIN_EXE_berth-supervisor"), &supervisor).unwrap();
     let run = |args: &[&str]| {
         b.in_netns(&installed)
             .arg("--root")
@@ -875,10 +961,20 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
         "300",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let monitor_exe = || {
+        monitor_pid(&b, "up")
+            .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).ok())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    wait_until("the hand-over to the supervisor", || {
+        monitor_exe() == supervisor.to_string_lossy()
+    });
     // The upgrade: a new file renamed over the old one (the running monitor keeps its inode).
     for (from, to) in [
         (env!("CARGO_BIN_EXE_berth"), &installed),
         (env!("CARGO_BIN_EXE_berth-monitor"), &helper),
+        (env!("CARGO_BIN_EXE_berth-supervisor"), &supervisor),
     ] {
         let staged = to.with_extension("new");
         std::fs::copy(from, &staged).unwrap();
@@ -891,6 +987,11 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     wait_until("the restart", || {
         let v = inspect(&b, "up");
         v["RestartCount"] == 1 && v["State"]["Status"] == "running"
+    });
+    // The supervisor handed the exit back to the old monitor, which restarted the container
+    // and handed over again: to the old supervisor, the one it was started with.
+    wait_until("the second hand-over, to the old supervisor", || {
+        monitor_exe() == format!("{} (deleted)", supervisor.display())
     });
     let out = run(&["container", "stop", "-t", "0", "up"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -51,6 +51,12 @@ pub fn container_entry(argv: &[std::ffi::OsString]) {
                 crate::engine::monitor::main(&root, id, path(4).as_deref(), attach)
             }
         }
+        (Some("__resume"), _) => crate::engine::monitor::resume(arg(2)),
+        (Some("__health"), Some(_)) => {
+            if let (Some(root), Some(id)) = (path(2), arg(3)) {
+                crate::engine::monitor::health::check_main(&root, id)
+            }
+        }
         (Some("oci"), Some("__init1")) => {
             if let Some(d) = path(3) {
                 crate::engine::runtime::init1(&d)

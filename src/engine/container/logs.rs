@@ -65,6 +65,16 @@ impl LogWriter {
         self.partial[stream] = buf[start..].to_vec();
     }
 
+    /// The unfinished lines of stdout and stderr (to hand the writer over across an exec).
+    pub fn partial(&self) -> [Vec<u8>; 2] {
+        self.partial.clone()
+    }
+
+    /// Takes up unfinished lines a previous writer of the same log held.
+    pub fn set_partial(&mut self, partial: [Vec<u8>; 2]) {
+        self.partial = partial;
+    }
+
     /// Writes what is left of unfinished lines (at the end of the container's output).
     pub fn flush(&mut self) {
         for stream in 0..2 {

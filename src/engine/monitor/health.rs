@@ -5,7 +5,7 @@
 //! Status, FailingStreak, the last five results).
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -62,12 +62,14 @@ struct Running {
     output: PathBuf,
 }
 
-/// The monitor's health checker for one run of the container.
+/// Schedules a container's checks, runs them and keeps its health state.
 pub struct Checker {
     health: Health,
     id: String,
-    runtime_root: PathBuf,
+    root: PathBuf,
     run_dir: PathBuf,
+    /// The binary that runs a check (`berth-monitor __health ROOT ID`).
+    exe: PathBuf,
     container_started: Instant,
     next: Instant,
     running: Option<Running>,
@@ -82,28 +84,57 @@ fn nanos(n: u64, default: Duration) -> Duration {
     }
 }
 
+/// A checker between two checks, as the monitor hands it to its supervisor.
+pub struct Idle {
+    pub state: State,
+    pub next: Instant,
+    pub container_started: Instant,
+}
+
 impl Checker {
-    pub fn new(health: Health, id: &str, runtime_root: PathBuf, run_dir: PathBuf) -> Checker {
+    /// The checker of a container that has just started; `exe` runs the checks.
+    pub fn new(health: Health, id: &str, root: PathBuf, exe: PathBuf) -> Checker {
         let now = Instant::now();
         let state = State {
             status: "starting".into(),
             failing_streak: 0,
             log: Vec::new(),
         };
+        let run_dir = crate::engine::container::Paths::new(&root).run_dir(id);
         let _ = records::write(&run_dir.join("health.json"), &state);
-        Checker {
+        let idle = Idle {
+            state,
             next: now + nanos(health.interval, Duration::from_secs(30)),
+            container_started: now,
+        };
+        Checker::resume(health, id, root, exe, idle)
+    }
+
+    /// A checker that goes on from `idle`.
+    pub fn resume(health: Health, id: &str, root: PathBuf, exe: PathBuf, idle: Idle) -> Checker {
+        Checker {
+            run_dir: crate::engine::container::Paths::new(&root).run_dir(id),
             health,
             id: id.to_string(),
-            runtime_root,
-            run_dir,
-            container_started: now,
+            root,
+            exe,
+            container_started: idle.container_started,
+            next: idle.next,
             running: None,
-            state,
+            state: idle.state,
         }
     }
 
-    /// When the checker next needs attention.
+    /// The checker's state, when no check is running.
+    pub fn idle(&self) -> Option<Idle> {
+        self.running.is_none().then(|| Idle {
+            state: self.state.clone(),
+            next: self.next,
+            container_started: self.container_started,
+        })
+    }
+
+    /// When the next check is due, or the running one times out.
     pub fn deadline(&self) -> Instant {
         match &self.running {
             Some(r) => r.started + nanos(self.health.timeout, Duration::from_secs(30)),
@@ -111,30 +142,12 @@ impl Checker {
         }
     }
 
-    /// The PID of the check in flight (its exit arrives through the monitor's SIGCHLD).
+    /// The running check's process.
     pub fn pid(&self) -> Option<i32> {
         self.running.as_ref().map(|r| r.pid)
     }
 
-    fn process(&self) -> Option<oci_spec::runtime::Process> {
-        let d = self.runtime_root.join(&self.id).join("config.json");
-        let spec = oci_spec::runtime::Spec::load(d).ok()?;
-        let mut p = spec.process().clone()?;
-        let args = match self.health.test.first().map(String::as_str) {
-            Some("CMD-SHELL") => vec![
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                self.health.test[1..].join(" "),
-            ],
-            Some("CMD") => self.health.test[1..].to_vec(),
-            _ => self.health.test.clone(),
-        };
-        p.set_args(Some(args));
-        p.set_terminal(Some(false));
-        Some(p)
-    }
-
-    /// Starts a check when one is due; kills one that ran past its timeout.
+    /// Starts a check when one is due; kills one that exceeded its timeout.
     pub fn tick(&mut self) {
         let now = Instant::now();
         if let Some(r) = &self.running {
@@ -142,7 +155,6 @@ impl Checker {
                 if let Some(pg) = rustix::process::Pid::from_raw(r.pid) {
                     let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
                 }
-                // Its exit (a SIGKILL) arrives as a normal result; mark it as a timeout.
                 let _ = std::fs::write(&r.output, "Health check exceeded timeout");
             }
             return;
@@ -150,21 +162,27 @@ impl Checker {
         if now < self.next {
             return;
         }
-        let Some(p) = self.process() else {
+        let output = self.run_dir.join("health.out");
+        let Ok(file) = std::fs::File::create(&output) else {
             self.next = now + nanos(self.health.interval, Duration::from_secs(30));
             return;
         };
-        let output = self.run_dir.join("health.out");
-        let Ok(file) = std::fs::File::create(&output) else {
-            return;
-        };
-        match runtime::exec_spawn(
-            &self.runtime_root,
-            &self.id,
-            &p,
-            runtime::Stdio::File(file),
-            None,
-        ) {
+        // The check runs in its own process group, so a timed-out one is killed with
+        // everything it started.
+        use std::os::unix::process::CommandExt;
+        let spawned = file.try_clone().and_then(|err| {
+            std::process::Command::new(&self.exe)
+                .arg0("berth-monitor")
+                .arg("__health")
+                .arg(&self.root)
+                .arg(&self.id)
+                .stdin(std::process::Stdio::null())
+                .stdout(file)
+                .stderr(err)
+                .process_group(0)
+                .spawn()
+        });
+        match spawned {
             Ok(child) => {
                 self.running = Some(Running {
                     pid: child.id() as i32,
@@ -172,7 +190,7 @@ impl Checker {
                     started_at: records::now(),
                     output,
                 });
-                // The monitor reaps it (waitpid on any child); the handle is not needed.
+                // Reaped by the monitor's loop, which reaps every child.
                 std::mem::forget(child);
             }
             Err(e) => {
@@ -181,7 +199,7 @@ impl Checker {
         }
     }
 
-    /// The check's process exited with `code`.
+    /// Records the running check's result (`code`: its exit code, 128 + signal if killed).
     pub fn finished(&mut self, code: i32) {
         let Some(r) = self.running.take() else {
             return;
@@ -221,6 +239,40 @@ impl Checker {
         record(&mut self.state, result, self.health.retries, in_start);
         let _ = records::write(&self.run_dir.join("health.json"), &self.state);
         self.next = Instant::now() + nanos(self.health.interval, Duration::from_secs(30));
+    }
+}
+
+/// `berth-monitor __health ROOT ID`: becomes container `id`'s health check command, exec'd
+/// into the container with the container's process settings (the monitor's loop started this
+/// process in its own group, with the output file on stdout and stderr). Exits 126 when the
+/// check cannot run.
+pub fn check_main(root: &Path, id: &str) -> ! {
+    let paths = crate::engine::container::Paths::new(root);
+    let health = records::read::<records::MonitorConfig>(&paths.dir(id).join("monitor.json"))
+        .and_then(|c| c.health);
+    let runtime_root = paths.runtime_root();
+    let process = health.as_ref().and_then(|h| {
+        let spec = oci_spec::runtime::Spec::load(runtime_root.join(id).join("config.json")).ok()?;
+        let mut p = spec.process().clone()?;
+        p.set_args(Some(command(&h.test)));
+        p.set_terminal(Some(false));
+        Some(p)
+    });
+    let Some(process) = process else {
+        eprintln!("berth: the container's health check or its process settings are unreadable");
+        std::process::exit(126);
+    };
+    let e = runtime::exec_replace(&runtime_root, id, &process);
+    eprintln!("berth: health check: {e}");
+    std::process::exit(126);
+}
+
+/// The command of a check's `test` (Docker's forms: CMD-SHELL, CMD, or the bare command).
+fn command(test: &[String]) -> Vec<String> {
+    match test.first().map(String::as_str) {
+        Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")],
+        Some("CMD") => test[1..].to_vec(),
+        _ => test.to_vec(),
     }
 }
 

@@ -168,6 +168,11 @@ impl Attach {
         &self.listener
     }
 
+    /// An attach socket already bound (handed over across an exec), with its clients.
+    pub fn from_parts(listener: UnixListener, clients: Vec<Client>) -> Attach {
+        Attach { listener, clients }
+    }
+
     /// Accepts the clients waiting.
     pub fn accept(&mut self) {
         while let Ok((c, _)) = self.listener.accept() {

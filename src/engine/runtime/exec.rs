@@ -36,15 +36,14 @@ struct Job {
     console: Option<PathBuf>,
 }
 
-/// Starts `process` in container `id`; the returned child is stage 1, whose exit status is
-/// the process's.
-pub fn exec_spawn(
+/// Stage 1's command for `process` in container `id`, and the sealed copy of berth's binary it
+/// runs (to keep open until the command is spawned or exec'd).
+fn stage1(
     root: &Path,
     id: &str,
     process: &Process,
-    stdio: Stdio,
     console: Option<&Path>,
-) -> Result<std::process::Child, RuntimeError> {
+) -> Result<(Command, std::os::fd::OwnedFd), RuntimeError> {
     let d = dir(root, id)?;
     let st = ContainerState::load(&d, id)?;
     let status = st.status(&d);
@@ -73,13 +72,38 @@ pub fn exec_spawn(
         .arg(&d)
         .env_clear()
         .env(ENV, serde_json::to_string(&job).expect("serialisable"));
+    Ok((cmd, sealed))
+}
+
+/// Starts `process` in container `id`; the returned child is stage 1, whose exit status is
+/// the process's.
+pub fn exec_spawn(
+    root: &Path,
+    id: &str,
+    process: &Process,
+    stdio: Stdio,
+    console: Option<&Path>,
+) -> Result<std::process::Child, RuntimeError> {
+    let (mut cmd, _sealed) = stage1(root, id, process, console)?;
     if !matches!(stdio, Stdio::Inherit) {
         // A background exec gets its own process group, so a timed-out one is killed with
         // everything it started (a foreground one stays in the terminal's group).
         cmd.process_group(0);
     }
-    stdio.apply(&mut cmd).map_err(|e| RuntimeError::io(&d, e))?;
-    cmd.spawn().map_err(|e| RuntimeError::io(&program, e))
+    stdio
+        .apply(&mut cmd)
+        .map_err(|e| RuntimeError::io(root, e))?;
+    cmd.spawn()
+        .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))
+}
+
+/// Becomes stage 1 for `process` in container `id` (this process's PID, group and standard
+/// streams); returns only the error that stopped it.
+pub fn exec_replace(root: &Path, id: &str, process: &Process) -> RuntimeError {
+    match stage1(root, id, process, None) {
+        Ok((mut cmd, _sealed)) => RuntimeError::io(Path::new("/proc/self/exe"), cmd.exec()),
+        Err(e) => e,
+    }
 }
 
 /// Runs `process` in container `id` and waits: its exit code (128 + signal when killed).

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use control::{events, list, pause, resume};
-pub use exec::{exec, exec1, exec_spawn};
+pub use exec::{exec, exec1, exec_replace, exec_spawn};
 pub use init::{init1, init2};
 pub use lifecycle::{
     create, delete, kill, oom_killed, parse_signal, processes, start, state_json, CreateOptions,
