@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `berth run --rm --network none IMAGE true` against `podman run` and `docker run` (each when
 # installed) on the same busybox image, side by side; then the memory of berth's monitor per
-# running container (PSS and private dirty from /proc/PID/smaps_rollup).
+# running container (PSS and private dirty from /proc/PID/smaps_rollup), next to conmon's.
 # Needs root, hyperfine, busybox-static; podman/docker optional (apt-get install podman docker.io).
 # Usage: bench/container_run.sh [WORKDIR]
 set -euo pipefail
@@ -31,12 +31,30 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   CMDS+=(-n "docker run --rm --network none" "docker run --rm --network none bench-busybox:1 true")
 fi
 hyperfine -N --warmup 3 --runs "$RUNS" --export-markdown "$WORK/results.md" "${CMDS[@]}"
-# Monitor memory: five sleeping containers.
-for i in 1 2 3 4 5; do "$BERTH" --root "$ROOT" run -d --network none bench-busybox:1 sleep 300 >/dev/null; done
-echo "monitor memory (kB):"
+# Memory per running container: N sleeping containers (10, as the peers' figures), read from
+# /proc/PID/smaps_rollup once every monitor has handed its loop to berth-supervisor; then
+# podman's conmon for the same N containers when podman is installed.
+N=${N:-10}
+pss() { # PIDs... -> "RSS PSS PRIVATE_DIRTY" averages in KiB
+  for pid in "$@"; do grep -E '^(Rss|Pss|Private_Dirty):' "/proc/$pid/smaps_rollup" | awk '{printf "%s ", $2}'; echo; done |
+    awk '{r+=$1; p+=$2; d+=$3; n++} END {printf "RSS %.0f KiB, PSS %.0f KiB, private dirty %.0f KiB (mean of %d)\n", r/n, p/n, d/n, n}'
+}
+for i in $(seq "$N"); do "$BERTH" --root "$ROOT" run -d --network none bench-busybox:1 sleep 300 >/dev/null; done
+PIDS=()
 for f in "$ROOT"/run/containers/*/monitor.pid; do
-  pid=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['pid'])" "$f")
-  grep -E '^(Rss|Pss|Private_Dirty):' "/proc/$pid/smaps_rollup" | tr -s ' ' | tr '\n' ' '; echo
+  PIDS+=("$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['pid'])" "$f")")
 done
+for pid in "${PIDS[@]}"; do # the hand-over comes a second after the start
+  for _ in $(seq 100); do [ "$(cat "/proc/$pid/comm")" = berth-superviso ] && break; sleep 0.05; done
+done
+echo "berth monitor (berth-supervisor), $N containers: $(pss "${PIDS[@]}")"
 for id in $("$BERTH" --root "$ROOT" ps -aq); do "$BERTH" --root "$ROOT" container rm -f "$id" >/dev/null; done
-command -v podman >/dev/null && podman rmi -f bench-busybox:1 >/dev/null 2>&1 || true
+if command -v podman >/dev/null; then
+  CIDS=$(for i in $(seq "$N"); do podman run -d --network none bench-busybox:1 sleep 300; done)
+  CONMON=$(for c in $CIDS; do podman inspect -f '{{.State.ConmonPid}}' "$c"; done)
+  # shellcheck disable=SC2086
+  echo "podman conmon, $N containers: $(pss $CONMON)"
+  # shellcheck disable=SC2086
+  podman rm -f -t 0 $CIDS >/dev/null
+  podman rmi -f bench-busybox:1 >/dev/null 2>&1 || true
+fi
