@@ -121,6 +121,13 @@ pub fn read_all(path: &Path) -> Vec<Entry> {
     out
 }
 
+/// How long a follower polls the log before it watches it: an inotify watch costs its
+/// process ~1 ms when it goes (closing the instance waits for the kernel to free its marks),
+/// more than a short container takes to run and print.
+const WATCH_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+/// How often the log is looked at until then.
+const EARLY_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Reads entries appended to the log since the last call (following rotation).
 pub struct Follower {
     path: PathBuf,
@@ -129,6 +136,7 @@ pub struct Follower {
     pending: String,
     /// Wakes [`Follower::wait`] on changes in the log's directory.
     watch: Option<std::os::fd::OwnedFd>,
+    since: std::time::Instant,
 }
 
 impl Follower {
@@ -155,6 +163,21 @@ impl Follower {
         also: Option<std::os::fd::BorrowedFd<'_>>,
     ) {
         use rustix::fs::inotify;
+        let ts = |d: std::time::Duration| rustix::event::Timespec {
+            tv_sec: d.as_secs() as i64,
+            tv_nsec: d.subsec_nanos() as i64,
+        };
+        if self.watch.is_none() && self.since.elapsed() < WATCH_AFTER {
+            let short = ts(timeout.min(EARLY_POLL));
+            match also {
+                Some(a) => {
+                    let mut fds = [rustix::event::PollFd::new(&a, rustix::event::PollFlags::IN)];
+                    let _ = rustix::event::poll(&mut fds, Some(&short));
+                }
+                None => std::thread::sleep(timeout.min(EARLY_POLL)),
+            }
+            return;
+        }
         if self.watch.is_none() {
             if let (Ok(fd), Some(dir)) = (
                 inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK),
@@ -170,10 +193,7 @@ impl Follower {
                 }
             }
         }
-        let ts = rustix::event::Timespec {
-            tv_sec: timeout.as_secs() as i64,
-            tv_nsec: timeout.subsec_nanos() as i64,
-        };
+        let ts = ts(timeout);
         match &self.watch {
             Some(fd) => {
                 let mut fds = vec![rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
@@ -196,6 +216,7 @@ impl Follower {
             inode: 0,
             pending: String::new(),
             watch: None,
+            since: std::time::Instant::now(),
         };
         if let Ok(mut file) = File::open(path) {
             use std::os::unix::fs::MetadataExt;
