@@ -19,16 +19,19 @@ tar -C "$WORK/rootfs" -cf "$WORK/busybox.tar" .
 PEERS=$HERE/../../shared/bench/peers
 [ -f "$PEERS/env.sh" ] || PEERS=/work/shared/bench/peers
 if [ -f "$PEERS/env.sh" ]; then source "$PEERS/env.sh"; fi
+# env.sh names the peers' binaries (an unrelated newer docker CLI may come first in PATH).
+DOCKER=${DOCKER_BIN:-docker}
+PODMAN=${PODMAN_BIN:-podman}
 ROOT="$WORK/state"
 "$BERTH" --root "$ROOT" image import "$WORK/busybox.tar" bench-busybox:1 >/dev/null
 CMDS=(-n "berth run --rm --network none" "$BERTH --root $ROOT run --rm --network none bench-busybox:1 true")
-if command -v podman >/dev/null; then
-  podman import -q "$WORK/busybox.tar" bench-busybox:1 >/dev/null
-  CMDS+=(-n "podman run --rm --network none" "podman run --rm --network none bench-busybox:1 true")
+if command -v "$PODMAN" >/dev/null; then
+  "$PODMAN" import -q "$WORK/busybox.tar" bench-busybox:1 >/dev/null
+  CMDS+=(-n "podman run --rm --network none" "$PODMAN run --rm --network none bench-busybox:1 true")
 fi
-if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
-  docker import -q "$WORK/busybox.tar" bench-busybox:1 >/dev/null
-  CMDS+=(-n "docker run --rm --network none" "docker run --rm --network none bench-busybox:1 true")
+if command -v "$DOCKER" >/dev/null && "$DOCKER" info >/dev/null 2>&1; then
+  "$DOCKER" import "$WORK/busybox.tar" bench-busybox:1 >/dev/null
+  CMDS+=(-n "docker run --rm --network none" "$DOCKER run --rm --network none bench-busybox:1 true")
 fi
 hyperfine -N --warmup 3 --runs "$RUNS" --export-markdown "$WORK/results.md" "${CMDS[@]}"
 # Memory per running container: N sleeping containers (10, as the peers' figures), read from
@@ -49,12 +52,15 @@ for pid in "${PIDS[@]}"; do # the hand-over comes a second after the start
 done
 echo "berth monitor (berth-supervisor), $N containers: $(pss "${PIDS[@]}")"
 for id in $("$BERTH" --root "$ROOT" ps -aq); do "$BERTH" --root "$ROOT" container rm -f "$id" >/dev/null; done
-if command -v podman >/dev/null; then
-  CIDS=$(for i in $(seq "$N"); do podman run -d --network none bench-busybox:1 sleep 300; done)
-  CONMON=$(for c in $CIDS; do podman inspect -f '{{.State.ConmonPid}}' "$c"; done)
+if command -v "$PODMAN" >/dev/null; then
+  CIDS=$(for i in $(seq "$N"); do "$PODMAN" run -d --network none bench-busybox:1 sleep 300; done)
+  CONMON=$(for c in $CIDS; do "$PODMAN" inspect -f '{{.State.ConmonPid}}' "$c"; done)
   # shellcheck disable=SC2086
   echo "podman conmon, $N containers: $(pss $CONMON)"
   # shellcheck disable=SC2086
-  podman rm -f -t 0 $CIDS >/dev/null
-  podman rmi -f bench-busybox:1 >/dev/null 2>&1 || true
+  "$PODMAN" rm -f -t 0 $CIDS >/dev/null
+  "$PODMAN" rmi -f bench-busybox:1 >/dev/null 2>&1 || true
+fi
+if command -v "$DOCKER" >/dev/null && "$DOCKER" info >/dev/null 2>&1; then
+  "$DOCKER" rmi -f bench-busybox:1 >/dev/null 2>&1 || true
 fi

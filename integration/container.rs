@@ -1000,6 +1000,56 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     assert_eq!(leftovers(&b), Vec::<String>::new());
 }
 
+/// A `berth-supervisor` of another build beside the monitor (here: not berth's at all) is
+/// asked its hand-over version first, and the monitor keeps the loop itself.
+#[test]
+fn a_supervisor_from_another_build_is_not_handed_over_to() {
+    if !root_or_skip("a_supervisor_from_another_build_is_not_handed_over_to") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    let bin = b.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_berth"), bin.join("berth")).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_berth-monitor"),
+        bin.join("berth-monitor"),
+    )
+    .unwrap();
+    std::fs::copy("/bin/true", bin.join("berth-supervisor")).unwrap();
+    let run = |args: &[&str]| {
+        b.in_netns(bin.join("berth"))
+            .arg("--root")
+            .arg(b.path().join("state"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["run", "-d", "--name", "kept", "bb:1", "sleep", "300"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = inspect(&b, "kept")["Id"].as_str().unwrap().to_string();
+    let monitor_log = b
+        .path()
+        .join("state/run/containers")
+        .join(&id)
+        .join("monitor.log");
+    wait_until("the monitor to decline the hand-over", || {
+        std::fs::read_to_string(&monitor_log).is_ok_and(|l| l.contains("keeps the loop"))
+    });
+    let log = std::fs::read_to_string(&monitor_log).unwrap();
+    assert!(log.contains("hand-over version"), "{log}");
+    let pid = monitor_pid(&b, "kept").unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "berth-monitor");
+    let out = run(&["container", "stop", "-t", "1", "kept"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(inspect(&b, "kept")["State"]["Status"], "exited");
+    b.cli_ok(&["container", "rm", "kept"]);
+    assert_eq!(leftovers(&b), Vec::<String>::new());
+}
+
 /// A cgroup v2 host (most users'; this project's CI machine is hybrid): berth runs in a mount
 /// namespace whose /sys/fs/cgroup is the cgroup2 hierarchy alone. The container starts in its
 /// cgroup2 directory, the device filter (an eBPF program only v2 uses) loads and denies a

@@ -6,8 +6,10 @@
 
 fn main() {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if argv.get(1).and_then(|a| a.to_str()) == Some("__supervise") {
-        berth::engine::monitor::handover::supervisor_main(&argv);
+    match argv.get(1).and_then(|a| a.to_str()) {
+        Some("__supervise") => berth::engine::monitor::handover::supervisor_main(&argv),
+        Some("__version") => berth::engine::monitor::handover::supervisor_version(),
+        _ => {}
     }
     eprintln!("berth-supervisor is started by a container's monitor, not by hand");
     std::process::exit(2);

@@ -38,8 +38,9 @@ use crate::engine::container::Paths;
 pub const SUPERVISOR: &str = "berth-supervisor";
 /// How long a container runs before its loop moves to the supervisor.
 pub const AFTER: Duration = Duration::from_secs(1);
-/// The layout of what crosses the exec; both sides refuse another.
-const VERSION: u32 = 1;
+/// The layout of what crosses the exec (bump the number when it changes), with the release:
+/// both sides refuse another, and the monitor asks the supervisor before handing over.
+const VERSION: &str = concat!("1 ", env!("CARGO_PKG_VERSION"));
 
 /// The binaries of a container's processes, open from the monitor's start.
 pub struct Exes {
@@ -47,6 +48,8 @@ pub struct Exes {
     pub monitor: Option<OwnedFd>,
     /// `berth-supervisor`, when it is installed beside the monitor.
     pub supervisor: Option<OwnedFd>,
+    /// The supervisor answered with this monitor's hand-over version.
+    checked: bool,
 }
 
 fn open_exe(path: &Path) -> Option<OwnedFd> {
@@ -64,6 +67,40 @@ impl Exes {
         Exes {
             monitor: open_exe(Path::new("/proc/self/exe")),
             supervisor,
+            checked: false,
+        }
+    }
+
+    /// Whether the supervisor takes this monitor's hand-over: asked once (`__version`), so
+    /// binaries from different builds side by side never leave a container unsupervised.
+    /// A supervisor that does not is forgotten.
+    pub fn supervisor_agrees(&mut self) -> Result<(), String> {
+        let Some(fd) = &self.supervisor else {
+            return Err("no supervisor".into());
+        };
+        if self.checked {
+            return Ok(());
+        }
+        let answer = std::process::Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .arg("__version")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output();
+        match answer {
+            Ok(out) if out.stdout.trim_ascii() == VERSION.as_bytes() => {
+                self.checked = true;
+                Ok(())
+            }
+            other => {
+                self.supervisor = None;
+                Err(match other {
+                    Ok(out) => format!(
+                        "the supervisor speaks hand-over version {:?}, this monitor {VERSION:?}",
+                        String::from_utf8_lossy(out.stdout.trim_ascii())
+                    ),
+                    Err(e) => format!("asking the supervisor its version: {e}"),
+                })
+            }
         }
     }
 
@@ -84,6 +121,8 @@ impl Exes {
         Ok(Exes {
             monitor: monitor?,
             supervisor: supervisor?,
+            // Both ends of a hand-over agreed on it already.
+            checked: true,
         })
     }
 }
@@ -123,7 +162,7 @@ struct HealthIdle {
 /// The monitor's loop as it goes to the supervisor.
 #[derive(Serialize, Deserialize)]
 struct ToSupervisor {
-    version: u32,
+    version: String,
     root: PathBuf,
     cfg: MonitorConfig,
     carry: Carry,
@@ -144,7 +183,7 @@ struct ToSupervisor {
 /// A finished run as it goes back to the monitor.
 #[derive(Serialize, Deserialize)]
 struct ToMonitor {
-    version: u32,
+    version: String,
     root: PathBuf,
     cfg: MonitorConfig,
     carry: Carry,
@@ -249,8 +288,11 @@ pub(super) fn to_supervisor(
     let Some(exe) = &exes.supervisor else {
         return "no supervisor".into();
     };
+    if !exes.checked {
+        return "the supervisor's version was not checked".into();
+    }
     let state = ToSupervisor {
-        version: VERSION,
+        version: VERSION.to_string(),
         root: root.to_path_buf(),
         cfg: cfg.clone(),
         carry: *carry,
@@ -298,6 +340,12 @@ pub(super) fn to_supervisor(
         &state,
         &keep,
     )
+}
+
+/// `berth-supervisor __version`: the hand-over version this binary takes.
+pub fn supervisor_version() -> ! {
+    println!("{VERSION}");
+    std::process::exit(0);
 }
 
 /// `berth-supervisor __supervise FD`: runs the loop the monitor handed over until the
@@ -368,7 +416,7 @@ pub fn supervisor_main(argv: &[OsString]) -> ! {
         Step::HandOver(_) => unreachable!("no hand-over time given"),
     };
     let back = ToMonitor {
-        version: VERSION,
+        version: VERSION.to_string(),
         root: h.root.clone(),
         cfg: h.cfg.clone(),
         carry: h.carry,

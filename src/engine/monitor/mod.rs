@@ -200,15 +200,18 @@ impl Monitor {
             Step::Ended(e) => return Ok(e),
             Step::HandOver(w) => *w,
         };
-        let err = handover::to_supervisor(
-            &self.root,
-            &self.cfg,
-            carry,
-            &watch,
-            &self.log,
-            &self.attach,
-            &self.exes,
-        );
+        let err = match self.exes.supervisor_agrees() {
+            Err(e) => e,
+            Ok(()) => handover::to_supervisor(
+                &self.root,
+                &self.cfg,
+                carry,
+                &watch,
+                &self.log,
+                &self.attach,
+                &self.exes,
+            ),
+        };
         // Still here: the supervisor could not run. This monitor goes on with the loop.
         eprintln!(
             "berth-monitor: {}: {err}; the monitor keeps the loop",
