@@ -69,22 +69,27 @@ fn err(what: &str, e: impl std::fmt::Display) -> String {
     format!("cgroup mount {what}: {e}")
 }
 
-fn fd_path(h: &pathrs::Handle) -> PathBuf {
+fn fd_path(h: &impl std::os::fd::AsFd) -> PathBuf {
     use std::os::fd::AsRawFd;
-    PathBuf::from(format!(
-        "/proc/self/fd/{}",
-        std::os::fd::AsFd::as_fd(h).as_raw_fd()
-    ))
+    PathBuf::from(format!("/proc/self/fd/{}", h.as_fd().as_raw_fd()))
+}
+
+/// The directory `rel` inside `root`, made where missing.
+fn dir(root: &Root, rel: &Path, what: &str) -> Result<std::os::fd::OwnedFd, String> {
+    use std::os::unix::fs::PermissionsExt;
+    match super::inroot::ensure(root, rel, super::inroot::Kind::Dir) {
+        Ok(fd) => Ok(fd),
+        Err(super::inroot::Fallback) => root
+            .mkdir_all(rel, &std::fs::Permissions::from_mode(0o755))
+            .map(Into::into)
+            .map_err(|e| err(what, e)),
+    }
 }
 
 /// Mounts the cgroup view at `dest` inside `root`, with `flags` (ro, nosuid, nodev, noexec).
 pub fn mount(root: &Root, dest: &Path, flags: MountFlags) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let perm = std::fs::Permissions::from_mode(0o755);
     let rel = dest.strip_prefix("/").unwrap_or(dest);
-    let target = root
-        .mkdir_all(rel, &perm)
-        .map_err(|e| err(&dest.display().to_string(), e))?;
+    let target = dir(root, rel, &dest.display().to_string())?;
     let base = Path::new(super::cgroup::ROOT);
     if super::cgroup::detect(base) == super::cgroup::Layout::V2 {
         return rustix::mount::mount("cgroup", fd_path(&target), "cgroup2", flags, None)
@@ -102,9 +107,7 @@ pub fn mount(root: &Root, dest: &Path, flags: MountFlags) -> Result<(), String> 
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| err("reading /proc/self/mountinfo", e))?;
     for h in hierarchies(&mountinfo, base) {
-        let sub = root
-            .mkdir_all(rel.join(&h.name), &perm)
-            .map_err(|e| err(&h.name, e))?;
+        let sub = dir(root, &rel.join(&h.name), &h.name)?;
         let data = std::ffi::CString::new(h.data.clone()).map_err(|e| err(&h.name, e))?;
         rustix::mount::mount(
             "cgroup",
@@ -119,9 +122,6 @@ pub fn mount(root: &Root, dest: &Path, flags: MountFlags) -> Result<(), String> 
     if let Ok(entries) = std::fs::read_dir(base) {
         let dir = root
             .resolve(rel)
-            .map_err(|e| err(&dest.display().to_string(), e))?;
-        let dir = dir
-            .reopen(pathrs::flags::OpenFlags::O_RDONLY | pathrs::flags::OpenFlags::O_DIRECTORY)
             .map_err(|e| err(&dest.display().to_string(), e))?;
         for e in entries.flatten() {
             if let Ok(link) = std::fs::read_link(e.path()) {

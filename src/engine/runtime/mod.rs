@@ -15,6 +15,7 @@ pub mod exe;
 mod exec;
 mod fork;
 mod init;
+mod inroot;
 mod lifecycle;
 mod mountattr;
 pub mod process;

@@ -4,7 +4,7 @@
 //! exactly the standard devices, the cgroup view, pivot_root, then (after sysctls) masked and
 //! read-only paths and a read-only root.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Mount, Spec};
@@ -65,34 +65,41 @@ fn err(what: &str, e: impl std::error::Error) -> String {
 
 /// Creates the mount point `dest` inside `root` (a file for a file bind, else a directory)
 /// and returns its path through /proc/self/fd, valid while the handle lives.
-fn mount_point(root: &Root, dest: &Path, file: bool) -> Result<(pathrs::Handle, PathBuf), String> {
+fn mount_point(root: &Root, dest: &Path, file: bool) -> Result<(OwnedFd, PathBuf), String> {
     use std::os::unix::fs::PermissionsExt;
     let rel = dest.strip_prefix("/").unwrap_or(dest);
-    let handle = match root.resolve(rel) {
-        Ok(h) => h,
-        Err(_) => {
-            let perm = std::fs::Permissions::from_mode(0o755);
-            if file {
-                let parent = rel.parent().unwrap_or(Path::new(""));
-                root.mkdir_all(parent, &perm)
-                    .map_err(|e| err(&format!("mount point {}", dest.display()), e))?;
-                root.create(
-                    rel,
-                    &pathrs::InodeType::File(std::fs::Permissions::from_mode(0o644)),
-                )
-                .map_err(|e| err(&format!("mount point {}", dest.display()), e))?;
-                root.resolve(rel)
-                    .map_err(|e| err(&format!("mount point {}", dest.display()), e))?
-            } else {
-                root.mkdir_all(rel, &perm)
-                    .map_err(|e| err(&format!("mount point {}", dest.display()), e))?
+    let kind = if file {
+        super::inroot::Kind::File
+    } else {
+        super::inroot::Kind::Dir
+    };
+    let handle: OwnedFd = match super::inroot::ensure(root, rel, kind) {
+        Ok(fd) => fd,
+        Err(super::inroot::Fallback) => {
+            let what = || format!("mount point {}", dest.display());
+            match root.resolve(rel) {
+                Ok(h) => h.into(),
+                Err(_) => {
+                    let perm = std::fs::Permissions::from_mode(0o755);
+                    if file {
+                        let parent = rel.parent().unwrap_or(Path::new(""));
+                        root.mkdir_all(parent, &perm).map_err(|e| err(&what(), e))?;
+                        root.create(
+                            rel,
+                            &pathrs::InodeType::File(std::fs::Permissions::from_mode(0o644)),
+                        )
+                        .map_err(|e| err(&what(), e))?;
+                        root.resolve(rel).map_err(|e| err(&what(), e))?.into()
+                    } else {
+                        root.mkdir_all(rel, &perm)
+                            .map_err(|e| err(&what(), e))?
+                            .into()
+                    }
+                }
             }
         }
     };
-    let path = PathBuf::from(format!(
-        "/proc/self/fd/{}",
-        std::os::fd::AsFd::as_fd(&handle).as_raw_fd()
-    ));
+    let path = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
     Ok((handle, path))
 }
 
@@ -181,8 +188,13 @@ const SPECIAL_DESTINATIONS: [&str; 7] = [
 
 fn replace_symlink(root: &Root, dest: &Path) -> Result<(), String> {
     let rel = dest.strip_prefix("/").unwrap_or(dest);
-    let Ok(h) = root.resolve_nofollow(rel) else {
-        return Ok(());
+    let h: OwnedFd = match super::inroot::lookup_nofollow(root, rel) {
+        Ok(Some(fd)) => fd,
+        Ok(None) => return Ok(()),
+        Err(super::inroot::Fallback) => match root.resolve_nofollow(rel) {
+            Ok(h) => h.into(),
+            Err(_) => return Ok(()),
+        },
     };
     let is_link = rustix::fs::fstat(&h)
         .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
@@ -197,10 +209,8 @@ fn replace_symlink(root: &Root, dest: &Path) -> Result<(), String> {
 
 /// The standard devices in the container's /dev (a tmpfs the spec mounts).
 fn populate_dev(root: &Root) -> Result<(), String> {
-    let dev = root.resolve("dev").map_err(|e| err("/dev", e))?;
-    let dev_fd = dev
-        .reopen(pathrs::flags::OpenFlags::O_RDONLY | pathrs::flags::OpenFlags::O_DIRECTORY)
-        .map_err(|e| err("/dev", e))?;
+    // A path-only descriptor serves the *at calls below.
+    let dev_fd = root.resolve("dev").map_err(|e| err("/dev", e))?;
     for (name, major, minor) in [
         ("null", 1, 3),
         ("zero", 1, 5),
@@ -255,9 +265,8 @@ fn make_device(root: &Root, d: &oci_spec::runtime::LinuxDevice) -> Result<(), St
             &std::fs::Permissions::from_mode(0o755),
         )
         .map_err(|e| err(&what, e))?;
-    let dir = parent
-        .reopen(pathrs::flags::OpenFlags::O_RDONLY | pathrs::flags::OpenFlags::O_DIRECTORY)
-        .map_err(|e| err(&what, e))?;
+    // A path-only descriptor serves the *at calls below.
+    let dir = parent;
     let kind = match d.typ().as_str() {
         "b" => FileType::BlockDevice,
         "p" => FileType::Fifo,
