@@ -4,7 +4,6 @@
 //! tmpfs, /dev/shm size, sysctls, devices, security options, the network mode and the files
 //! berth provides (/etc/hostname, /etc/hosts, /etc/resolv.conf).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
@@ -31,12 +30,7 @@ fn invalid(message: impl Into<String>) -> ContainerError {
 
 /// Reads a file of the image's root filesystem, resolved inside it.
 fn read_in_root(rootfs: &Path, path: &str) -> Option<String> {
-    let root = pathrs::Root::open(rootfs).ok()?;
-    let handle = root.resolve(path).ok()?;
-    let mut f = handle.reopen(pathrs::flags::OpenFlags::O_RDONLY).ok()?;
-    let mut text = String::new();
-    f.read_to_string(&mut text).ok()?;
-    Some(text)
+    crate::engine::runtime::inroot::read_file(rootfs, Path::new(path))
 }
 
 /// (uid, gid, additional gids) for `user` (`name|uid[:group|gid]`) and `group_add`.

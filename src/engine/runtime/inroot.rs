@@ -123,6 +123,44 @@ pub fn lookup_nofollow(root: &Root, rel: &Path) -> Result<Option<OwnedFd>, Fallb
     }
 }
 
+/// The text of the regular file `rel` inside the directory `rootfs` (an image's
+/// `/etc/passwd`); None when it is missing, not a regular file or unreadable.
+pub fn read_file(rootfs: &Path, rel: &Path) -> Option<String> {
+    use std::io::Read;
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    // Non-blocking: a FIFO in an image never stalls the reader (and is refused below).
+    let opened = rustix::fs::openat2(
+        &root,
+        rel,
+        OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    );
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(Errno::NOSYS) => {
+            let root = Root::open(rootfs).ok()?;
+            let h = root.resolve(rel).ok()?;
+            h.reopen(pathrs::flags::OpenFlags::O_RDONLY | pathrs::flags::OpenFlags::O_NONBLOCK)
+                .ok()?
+                .into()
+        }
+        Err(_) => return None,
+    };
+    let st = rustix::fs::fstat(&fd).ok()?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return None;
+    }
+    let mut text = String::new();
+    std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +214,42 @@ mod tests {
         assert!(lookup_nofollow(&root, Path::new("etc/none"))
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn reads_files_inside_the_root_only() {
+        let d = tmp();
+        let root_dir = d.path().join("root");
+        std::fs::create_dir_all(root_dir.join("etc")).unwrap();
+        std::fs::write(d.path().join("secret"), "host").unwrap();
+        std::fs::write(root_dir.join("secret"), "inside").unwrap();
+        std::fs::write(root_dir.join("etc/passwd"), "root:x:0:0::/:/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink("../../../../../../secret", root_dir.join("etc/group")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("secret"), root_dir.join("etc/shadow")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root_dir.join("etc/fifo"),
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let read = |p: &str| read_file(&root_dir, Path::new(p));
+        assert_eq!(
+            read("etc/passwd").as_deref(),
+            Some("root:x:0:0::/:/bin/sh\n")
+        );
+        assert_eq!(
+            read("etc/group").as_deref(),
+            Some("inside"),
+            "`..` stops at the root"
+        );
+        assert_eq!(
+            read("etc/shadow"),
+            None,
+            "the host path does not exist in the root"
+        );
+        assert_eq!(read("etc/fifo"), None, "a FIFO is refused, not waited on");
+        assert_eq!(read("etc/none"), None);
     }
 }

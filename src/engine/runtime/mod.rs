@@ -15,7 +15,7 @@ pub mod exe;
 mod exec;
 mod fork;
 mod init;
-mod inroot;
+pub(crate) mod inroot;
 mod lifecycle;
 mod mountattr;
 pub mod process;
