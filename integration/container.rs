@@ -16,6 +16,19 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Runs `cmd` with `input` on its stdin (then closed), collecting its output.
+fn with_input(mut cmd: std::process::Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// The PID of a container's monitor (or the supervisor it handed over to).
 fn monitor_pid(b: &Berth, name: &str) -> Option<i64> {
     let id = inspect(b, name)["Id"].as_str()?.to_string();
@@ -559,20 +572,9 @@ fn a_long_running_containers_loop_moves_to_the_supervisor_and_back() {
     b.cli_ok(&["exec", "long", "sh", "-c", "echo fine > /tmp/ok"]);
     wait_until("healthy", || health(&b)["Status"] == "healthy");
     // Input through an attach client; closing it closes the container's stdin.
-    let mut child = b
-        .berth_cmd()
-        .args(["container", "attach", "long"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"one\ntwo\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let mut attach = b.berth_cmd();
+    attach.args(["container", "attach", "long"]);
+    let out = with_input(attach, b"one\ntwo\n");
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert_eq!(stdout(&out), "got one\ngot two\n");
     // The monitor took the exit back: recorded, then gone.
@@ -813,28 +815,17 @@ fn interactive_and_terminal_runs_attach_and_detach() {
     let b = Berth::new();
     b.busybox_image("bb:1");
     // -i: our stdin reaches the container, its end closes the container's stdin.
-    let mut child = b
-        .berth_cmd()
-        .args([
-            "run",
-            "--rm",
-            "-i",
-            "bb:1",
-            "sh",
-            "-c",
-            "while read l; do echo got $l; done; echo bye >&2; exit 6",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"one\ntwo\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let mut run = b.berth_cmd();
+    run.args([
+        "run",
+        "--rm",
+        "-i",
+        "bb:1",
+        "sh",
+        "-c",
+        "while read l; do echo got $l; done; echo bye >&2; exit 6",
+    ]);
+    let out = with_input(run, b"one\ntwo\n");
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert_eq!(stdout(&out), "got one\ngot two\n");
     assert_eq!(stderr(&out), "bye\n");

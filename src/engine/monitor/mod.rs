@@ -1,9 +1,13 @@
-//! The monitor: one small, synchronous process per container (berth re-executed as
-//! `berth __monitor ROOT ID`), in its own session and outside the container's cgroup. It is
-//! the container's parent (subreaper): it mounts the root filesystem, creates and starts the
-//! container through the runtime, writes its output to the JSON log, records each exit
-//! atomically, applies the restart policy with Docker's backoff, and on a stop request sends
-//! the stop signal, then SIGKILL after the timeout. It never opens the database.
+//! The monitor: one small, synchronous process per container (`berth-monitor __monitor ROOT
+//! ID`), in its own session and outside the container's cgroup. It is the container's parent
+//! (subreaper): it mounts the root filesystem, creates and starts the container through the
+//! runtime, writes its output to the JSON log, records each exit atomically, applies the
+//! restart policy with Docker's backoff, and on a stop request sends the stop signal, then
+//! SIGKILL after the timeout. It never opens the database.
+//!
+//! While the container runs, the loop of [`supervise`] does the watching; after a second it
+//! moves, same process, into the smaller `berth-supervisor` binary and comes back for the
+//! exit ([`handover`]).
 
 pub mod handover;
 pub mod health;
@@ -12,7 +16,7 @@ pub mod restart;
 pub mod supervise;
 
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal};
@@ -126,7 +130,6 @@ pub struct Carry {
 
 /// A container's monitor.
 struct Monitor {
-    root: PathBuf,
     paths: Paths,
     cfg: MonitorConfig,
     sigfd: SignalFd,
@@ -178,10 +181,14 @@ impl Monitor {
         self.report = None;
         release_setup_memory();
         // Checks run the monitor's binary (`__health`), from here or from the supervisor.
-        let health = cfg
-            .health
-            .clone()
-            .map(|h| health::Checker::new(h, &cfg.id, self.root.clone(), self.exes.monitor_path()));
+        let health = cfg.health.clone().map(|h| {
+            health::Checker::new(
+                h,
+                &cfg.id,
+                self.paths.root.clone(),
+                self.exes.monitor_path(),
+            )
+        });
         let watch = Watch {
             pid: st.pid,
             started,
@@ -203,7 +210,7 @@ impl Monitor {
         let err = match self.exes.supervisor_agrees() {
             Err(e) => e,
             Ok(()) => handover::to_supervisor(
-                &self.root,
+                &self.paths.root,
                 &self.cfg,
                 carry,
                 &watch,
@@ -400,7 +407,6 @@ pub fn main(root: &Path, id: &str, report: Option<&Path>, wait_attach: bool) -> 
     }
     let seq = records::read::<Exit>(&dir.join("exit.json")).map_or(0, |e| e.seq);
     let monitor = Monitor {
-        root: root.to_path_buf(),
         paths,
         cfg,
         sigfd,
@@ -443,7 +449,6 @@ pub fn resume(arg: Option<&str>) -> ! {
     };
     let mut carry = back.carry;
     let mut monitor = Monitor {
-        root: back.root,
         paths,
         cfg: back.cfg,
         sigfd,

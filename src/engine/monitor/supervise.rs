@@ -17,6 +17,9 @@ use crate::engine::container::logs::LogWriter;
 use crate::engine::container::records::{self, MonitorConfig, StopRequest};
 use crate::engine::container::Paths;
 
+/// How long a hand-over waits when the time came with something in flight.
+const HAND_OVER_RETRY: Duration = Duration::from_millis(200);
+
 /// What one run of the container ended with.
 pub struct Ended {
     pub code: i32,
@@ -99,7 +102,7 @@ impl Watch {
         sigfd: &SignalFd,
         log: &mut LogWriter,
         attach: &mut io::Attach,
-        hand_over_at: Option<Instant>,
+        mut hand_over_at: Option<Instant>,
     ) -> Step {
         let mut code = None;
         let mut stopped = false;
@@ -193,11 +196,16 @@ impl Watch {
                 }
             }
             if let (Some(t), None) = (hand_over_at, code) {
-                let quiet = !stopped
-                    && self.health.as_ref().is_none_or(|h| h.pid().is_none())
-                    && attach.clients.iter().all(|c| c.unsent.is_empty());
-                if quiet && Instant::now() >= t {
-                    return Step::HandOver(Box::new(self));
+                let now = Instant::now();
+                if now >= t {
+                    let quiet = !stopped
+                        && self.health.as_ref().is_none_or(|h| h.pid().is_none())
+                        && attach.clients.iter().all(|c| c.unsent.is_empty());
+                    if quiet {
+                        return Step::HandOver(Box::new(self));
+                    }
+                    // Something in flight: look again a little later, not at once.
+                    hand_over_at = Some(now + HAND_OVER_RETRY);
                 }
             }
         }
