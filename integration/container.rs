@@ -16,6 +16,32 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// berth installed at a path of its own (`<test>/bin`), as a package would install it, with
+/// `supervisor` as its berth-supervisor: the directory.
+fn install(b: &Berth, supervisor: &str) -> std::path::PathBuf {
+    let bin = b.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for (from, name) in [
+        (env!("CARGO_BIN_EXE_berth"), "berth"),
+        (env!("CARGO_BIN_EXE_berth-monitor"), "berth-monitor"),
+        (supervisor, "berth-supervisor"),
+    ] {
+        std::fs::copy(from, bin.join(name)).unwrap();
+    }
+    bin
+}
+
+/// Runs the berth [`install`] put in `bin` on the test's state root.
+fn run_installed(b: &Berth, bin: &std::path::Path, args: &[&str]) -> std::process::Output {
+    b.in_netns(bin.join("berth"))
+        .arg("--root")
+        .arg(b.path().join("state"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
 /// Runs `cmd` with `input` on its stdin (then closed), collecting its output.
 fn with_input(mut cmd: std::process::Command, input: &[u8]) -> std::process::Output {
     use std::io::Write;
@@ -923,23 +949,13 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     }
     let b = Berth::new();
     b.busybox_image("bb:1");
-    // A berth installed at a path of its own, as a package would install it.
-    let installed = b.path().join("bin/berth");
-    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_berth"), &installed).unwrap();
-    let helper = b.path().join("bin/berth-monitor");
-    std::fs::copy(env!("CARGO_BIN_EXE_berth-monitor"), &helper).unwrap();
-    let supervisor = b.path().join("bin/berth-supervisor");
-    std::fs::copy(env!("CARGO_BIN_EXE_berth-supervisor"), &supervisor).unwrap();
-    let run = |args: &[&str]| {
-        b.in_netns(&installed)
-            .arg("--root")
-            .arg(b.path().join("state"))
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let bin = install(&b, env!("CARGO_BIN_EXE_berth-supervisor"));
+    let (installed, helper, supervisor) = (
+        bin.join("berth"),
+        bin.join("berth-monitor"),
+        bin.join("berth-supervisor"),
+    );
+    let run = |args: &[&str]| run_installed(&b, &bin, args);
     let out = run(&[
         "run",
         "-d",
@@ -1000,24 +1016,8 @@ fn a_supervisor_from_another_build_is_not_handed_over_to() {
     }
     let b = Berth::new();
     b.busybox_image("bb:1");
-    let bin = b.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_berth"), bin.join("berth")).unwrap();
-    std::fs::copy(
-        env!("CARGO_BIN_EXE_berth-monitor"),
-        bin.join("berth-monitor"),
-    )
-    .unwrap();
-    std::fs::copy("/bin/true", bin.join("berth-supervisor")).unwrap();
-    let run = |args: &[&str]| {
-        b.in_netns(bin.join("berth"))
-            .arg("--root")
-            .arg(b.path().join("state"))
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let bin = install(&b, "/bin/true");
+    let run = |args: &[&str]| run_installed(&b, &bin, args);
     let out = run(&["run", "-d", "--name", "kept", "bb:1", "sleep", "300"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = inspect(&b, "kept")["Id"].as_str().unwrap().to_string();
