@@ -163,16 +163,13 @@ impl Follower {
         also: Option<std::os::fd::BorrowedFd<'_>>,
     ) {
         use rustix::fs::inotify;
-        let ts = |d: std::time::Duration| rustix::event::Timespec {
-            tv_sec: d.as_secs() as i64,
-            tv_nsec: d.subsec_nanos() as i64,
-        };
+        let ts = |d: std::time::Duration| rustix::event::Timespec::try_from(d).ok();
         if self.watch.is_none() && self.since.elapsed() < WATCH_AFTER {
             let short = ts(timeout.min(EARLY_POLL));
             match also {
                 Some(a) => {
                     let mut fds = [rustix::event::PollFd::new(&a, rustix::event::PollFlags::IN)];
-                    let _ = rustix::event::poll(&mut fds, Some(&short));
+                    let _ = rustix::event::poll(&mut fds, short.as_ref());
                 }
                 None => std::thread::sleep(timeout.min(EARLY_POLL)),
             }
@@ -200,7 +197,7 @@ impl Follower {
                 if let Some(a) = &also {
                     fds.push(rustix::event::PollFd::new(a, rustix::event::PollFlags::IN));
                 }
-                let _ = rustix::event::poll(&mut fds, Some(&ts));
+                let _ = rustix::event::poll(&mut fds, ts.as_ref());
                 let mut buf = [0u8; 4096];
                 while matches!(rustix::io::read(fd, &mut buf), Ok(n) if n > 0) {}
             }

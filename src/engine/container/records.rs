@@ -52,11 +52,8 @@ impl ProcessId {
         match self.pidfd() {
             Some(fd) => {
                 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-                let ts = Timespec {
-                    tv_sec: timeout.as_secs() as i64,
-                    tv_nsec: timeout.subsec_nanos() as i64,
-                };
-                let _ = poll(&mut [PollFd::new(&fd, PollFlags::IN)], Some(&ts));
+                let ts = Timespec::try_from(timeout).ok();
+                let _ = poll(&mut [PollFd::new(&fd, PollFlags::IN)], ts.as_ref());
             }
             None if self.alive() => {
                 std::thread::sleep(timeout.min(std::time::Duration::from_millis(10)))

@@ -100,14 +100,14 @@ impl Checker {
             failing_streak: 0,
             log: Vec::new(),
         };
-        let run_dir = crate::engine::container::Paths::new(&root).run_dir(id);
-        let _ = records::write(&run_dir.join("health.json"), &state);
         let idle = Idle {
             state,
             next: now + nanos(health.interval, Duration::from_secs(30)),
             container_started: now,
         };
-        Checker::resume(health, id, root, exe, idle)
+        let checker = Checker::resume(health, id, root, exe, idle);
+        let _ = records::write(&checker.run_dir.join("health.json"), &checker.state);
+        checker
     }
 
     /// A checker that goes on from `idle`.

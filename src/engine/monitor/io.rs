@@ -191,15 +191,12 @@ impl Attach {
         let deadline = Instant::now() + timeout;
         while self.clients.is_empty() && Instant::now() < deadline {
             let left = deadline.saturating_duration_since(Instant::now());
-            let ts = rustix::event::Timespec {
-                tv_sec: left.as_secs() as i64,
-                tv_nsec: left.subsec_nanos() as i64,
-            };
+            let ts = rustix::event::Timespec::try_from(left).ok();
             let mut fds = [rustix::event::PollFd::new(
                 &self.listener,
                 rustix::event::PollFlags::IN,
             )];
-            let _ = rustix::event::poll(&mut fds, Some(&ts));
+            let _ = rustix::event::poll(&mut fds, ts.as_ref());
             self.accept();
         }
     }

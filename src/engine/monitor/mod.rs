@@ -340,15 +340,12 @@ fn wait_before_restart(sigfd: &SignalFd, delay: Duration) -> bool {
         if left.is_zero() {
             return true;
         }
-        let ts = rustix::event::Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: left.subsec_nanos() as i64,
-        };
+        let ts = rustix::event::Timespec::try_from(left).ok();
         let mut fds = [rustix::event::PollFd::new(
             sigfd,
             rustix::event::PollFlags::IN,
         )];
-        let _ = rustix::event::poll(&mut fds, Some(&ts));
+        let _ = rustix::event::poll(&mut fds, ts.as_ref());
         while let Ok(Some(info)) = sigfd.read_signal() {
             if matches!(
                 info.ssi_signo as i32,

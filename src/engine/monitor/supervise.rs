@@ -79,12 +79,9 @@ fn kill(pid: i32, signal: &str) {
     }
 }
 
-fn timespec(until: Instant) -> rustix::event::Timespec {
-    let d = until.saturating_duration_since(Instant::now());
-    rustix::event::Timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: d.subsec_nanos() as i64,
-    }
+/// The time left until `until`, as poll takes it (None: beyond any timeout, wait on).
+fn timespec(until: Instant) -> Option<rustix::event::Timespec> {
+    rustix::event::Timespec::try_from(until.saturating_duration_since(Instant::now())).ok()
 }
 
 /// The earliest of the times given.
@@ -115,7 +112,7 @@ impl Watch {
                 health.map(Checker::deadline),
                 hand_over_at.filter(|_| code.is_none()),
             ]);
-            let timeout = wake.map(timespec);
+            let timeout = wake.and_then(timespec);
             let mut fds: Vec<PollFd<'_>> = self
                 .pipes
                 .iter()

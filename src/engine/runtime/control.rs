@@ -86,17 +86,14 @@ pub fn events(
         message,
     })?;
     let mut seen = cgroup::oom_kills(base, &rel);
-    let timeout = rustix::event::Timespec {
-        tv_sec: interval.as_secs() as i64,
-        tv_nsec: interval.subsec_nanos() as i64,
-    };
+    let timeout = rustix::event::Timespec::try_from(interval).ok();
     loop {
         use rustix::event::{PollFd, PollFlags};
         let mut fds = [
             PollFd::new(&pidfd, PollFlags::IN),
             PollFd::new(&watch, PollFlags::IN),
         ];
-        match rustix::event::poll(&mut fds, Some(&timeout)) {
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(0) => {
                 if !emit(stats()) {
                     return Ok(());

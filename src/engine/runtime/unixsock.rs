@@ -51,15 +51,12 @@ pub fn accept_within(
                         "nobody connected in time",
                     ));
                 }
-                let ts = rustix::event::Timespec {
-                    tv_sec: left.as_secs() as i64,
-                    tv_nsec: left.subsec_nanos() as i64,
-                };
+                let ts = rustix::event::Timespec::try_from(left).ok();
                 let mut fds = [rustix::event::PollFd::new(
                     listener,
                     rustix::event::PollFlags::IN,
                 )];
-                let _ = rustix::event::poll(&mut fds, Some(&ts));
+                let _ = rustix::event::poll(&mut fds, ts.as_ref());
             }
             Err(e) => return Err(e),
         }
