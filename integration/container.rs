@@ -1,5 +1,6 @@
 //! Containers with their monitors (`berth run`, `berth container ...`) on a busybox image.
 
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -968,16 +969,30 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
         "300",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // The monitor's binary: its name, and its size (the upgrade below grows the files).
     let monitor_exe = || {
         monitor_pid(&b, "up")
-            .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).ok())
-            .map(|p| p.to_string_lossy().into_owned())
+            .and_then(|pid| {
+                let exe = format!("/proc/{pid}/exe");
+                let name = std::fs::read_link(&exe).ok()?;
+                let m = std::fs::metadata(&exe).ok()?;
+                Some((
+                    name.to_string_lossy().into_owned(),
+                    m.len(),
+                    (m.dev(), m.ino()),
+                ))
+            })
             .unwrap_or_default()
     };
+    let old_len = std::fs::metadata(&supervisor).unwrap().len();
     wait_until("the hand-over to the supervisor", || {
-        monitor_exe() == supervisor.to_string_lossy()
+        monitor_exe().0.ends_with("/berth-supervisor")
     });
-    // The upgrade: a new file renamed over the old one (the running monitor keeps its inode).
+    // It runs a protected view of the installed file (CVE-2019-5736), not the file itself.
+    let host = std::fs::metadata(&supervisor).unwrap();
+    assert_ne!(monitor_exe().2, (host.dev(), host.ino()));
+    // The upgrade: a new file (one byte longer) renamed over the old one (the running
+    // monitor keeps its inode).
     for (from, to) in [
         (env!("CARGO_BIN_EXE_berth"), &installed),
         (env!("CARGO_BIN_EXE_berth-monitor"), &helper),
@@ -985,6 +1000,13 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     ] {
         let staged = to.with_extension("new");
         std::fs::copy(from, &staged).unwrap();
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&staged)
+            .unwrap()
+            .write_all(b"\0")
+            .unwrap();
         std::fs::rename(&staged, to).unwrap();
     }
     // Killing the container makes the old monitor restart it, re-executing its own binary.
@@ -998,7 +1020,8 @@ fn monitors_keep_working_when_the_berth_binary_is_replaced() {
     // The supervisor handed the exit back to the old monitor, which restarted the container
     // and handed over again: to the old supervisor, the one it was started with.
     wait_until("the second hand-over, to the old supervisor", || {
-        monitor_exe() == format!("{} (deleted)", supervisor.display())
+        let (name, len, _) = monitor_exe();
+        name.ends_with("/berth-supervisor") && len == old_len
     });
     let out = run(&["container", "stop", "-t", "0", "up"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -265,9 +265,10 @@ fn the_setup_process_cannot_be_inspected_or_overwritten_from_a_shared_pid_namesp
     // Without CAP_SYS_PTRACE: the setup process is not dumpable, so nothing of it is readable.
     let out = probe_setup_process_from_a_neighbour(&b, "plain", false);
     assert_eq!(out, "environ-denied\nexe-denied\nexe-unwritable\n");
-    // With CAP_SYS_PTRACE: /proc/PID/exe opens, but it is a sealed in-memory copy.
+    // With CAP_SYS_PTRACE: /proc/PID/exe opens, but it is a protected view of berth's binary
+    // (a private read-only overlay: its path is the overlay's, not the host file's).
     let out = probe_setup_process_from_a_neighbour(&b, "ptrace", true);
-    assert!(out.contains("exe=/memfd:berth-runtime"), "{out}");
+    assert!(out.contains("exe=/berth\n"), "{out}");
     assert!(out.ends_with("exe-unwritable\n"), "{out}");
     assert!(!out.contains("exe-written"), "{out}");
 }

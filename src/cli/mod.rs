@@ -221,7 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             container::run(&cli.global, &container::ContainerCommand::Exec(args))
         }
         Command::Monitor { root, id, report } => {
-            crate::engine::monitor::main(&root, &id, report.as_deref(), false)
+            crate::engine::monitor::main(&root, &id, report.as_deref(), false, None)
         }
         Command::Images(args) => image::run(&cli.global, &image::ImageCommand::Ls(args)),
         Command::Rmi(args) => image::run(&cli.global, &image::ImageCommand::Rm(args)),

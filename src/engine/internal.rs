@@ -2,21 +2,50 @@
 //! network's DNS server), dispatched before any command-line parsing: they touch less of the
 //! binary, start sooner and stay smaller. `berth` enters here for all of them; the small
 //! `berth-monitor` binary (which holds nothing else) for a container's processes, and the
-//! engine starts it for those when it is installed beside `berth` (see [`helper_exe`]).
+//! engine starts it for those when it is installed beside `berth` (see [`helper_exes`]).
 
-use std::path::PathBuf;
+use std::os::fd::OwnedFd;
+use std::path::Path;
 
-/// The executable for berth's own processes: `berth-monitor` beside the running binary when
-/// it is there (smaller: less to load and less memory per container), else this binary.
-pub fn helper_exe() -> PathBuf {
-    let own = std::fs::read_link("/proc/self/exe").ok();
-    if let Some(dir) = own.as_ref().and_then(|p| p.parent()) {
-        let small = dir.join("berth-monitor");
-        if small.is_file() {
-            return small;
-        }
-    }
-    PathBuf::from("/proc/self/exe")
+/// The binaries of a container's processes, protected from the container (see
+/// [`crate::engine::runtime::exe`]): `berth-monitor` beside the running binary when it is
+/// there (smaller: less to load and less memory per container), else this binary; and
+/// `berth-supervisor` when it is installed beside them.
+pub struct HelperExes {
+    pub monitor: OwnedFd,
+    pub supervisor: Option<OwnedFd>,
+}
+
+/// Opens [`HelperExes`] through one private read-only overlay of their directory (the
+/// runtime root holds its empty second layer).
+pub fn helper_exes(runtime_root: &Path) -> std::io::Result<HelperExes> {
+    let own = std::fs::read_link("/proc/self/exe")?;
+    let dir = own.parent().unwrap_or(Path::new("/"));
+    let small = dir.join("berth-monitor");
+    let name = if small.is_file() {
+        Path::new("berth-monitor")
+    } else {
+        own.file_name().map(Path::new).unwrap_or(Path::new("berth"))
+    };
+    let protected = crate::engine::runtime::exe::protect_in(
+        dir,
+        &[name, Path::new("berth-supervisor")],
+        runtime_root,
+    );
+    let mut fds = protected.unwrap_or_default().into_iter();
+    let (monitor, supervisor) = (fds.next().flatten(), fds.next().flatten());
+    let monitor = match monitor {
+        Some(fd) => fd,
+        // This binary (replaced since it started, say): a protected copy of what runs.
+        None => match crate::engine::runtime::exe::protect_self(runtime_root)? {
+            Some(fd) => fd,
+            None => std::fs::File::open("/proc/self/exe")?.into(),
+        },
+    };
+    Ok(HelperExes {
+        monitor,
+        supervisor,
+    })
 }
 
 /// Runs the internal process `argv` names and never returns; returns for anything else.
@@ -48,7 +77,7 @@ pub fn container_entry(argv: &[std::ffi::OsString]) {
         (Some("__monitor"), Some(_)) => {
             if let (Some(root), Some(id)) = (path(2), arg(3)) {
                 let attach = arg(5) == Some("attach");
-                crate::engine::monitor::main(&root, id, path(4).as_deref(), attach)
+                crate::engine::monitor::main(&root, id, path(4).as_deref(), attach, arg(6))
             }
         }
         (Some("__resume"), _) => crate::engine::monitor::resume(arg(2)),

@@ -57,10 +57,15 @@ impl RestartPolicy {
 pub struct Health {
     /// `["CMD", ...]` or `["CMD-SHELL", "..."]`.
     pub test: Vec<String>,
-    /// Nanoseconds, as Docker stores them.
+    /// Nanoseconds, as Docker stores them; 0 (or absent, as images leave it when a
+    /// Dockerfile's HEALTHCHECK does not set it): Docker's default.
+    #[serde(default)]
     pub interval: u64,
+    #[serde(default)]
     pub timeout: u64,
+    #[serde(default)]
     pub start_period: u64,
+    #[serde(default)]
     pub retries: u32,
 }
 

@@ -73,7 +73,9 @@ pub(crate) fn merge(req: &CreateRequest, image_config: &Value) -> ContainerConfi
     if c.health.is_none() {
         if let Ok(h) = serde_json::from_value::<super::config::Health>(ic["Healthcheck"].clone()) {
             if h.test.first().map(String::as_str) != Some("NONE") && !h.test.is_empty() {
-                c.health = Some(h);
+                // An image's 0 retries is "not set" (Docker's default: 3).
+                let retries = if h.retries == 0 { 3 } else { h.retries };
+                c.health = Some(super::config::Health { retries, ..h });
             }
         }
     }
@@ -142,6 +144,10 @@ mod tests {
         assert_eq!(c.labels["keep"], "yes");
         assert!(c.exposed_ports.contains_key("80/tcp") && c.volumes.contains_key("/data"));
         assert_eq!(c.health.as_ref().unwrap().retries, 3);
+        // A Dockerfile's HEALTHCHECK without options stores the test alone.
+        let bare = serde_json::json!({"config": {"Healthcheck": {"Test": ["CMD", "true"]}}});
+        let h = merge(&CreateRequest::default(), &bare).health.unwrap();
+        assert_eq!((h.test.len(), h.interval, h.retries), (2, 0, 3));
         // A command replaces Cmd; --entrypoint replaces both.
         req.config.cmd = vec!["other".into()];
         assert_eq!(merge(&req, &image).cmd, ["other"]);

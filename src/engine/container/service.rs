@@ -3,7 +3,9 @@
 //! wait. Every command first folds the monitors' records into the database.
 
 use std::io::{BufRead, BufReader};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -287,14 +289,26 @@ impl Engine {
         let _ = std::fs::remove_file(&sock);
         let listener = crate::engine::runtime::unixsock::bind(&sock)
             .map_err(|e| ContainerError::io(&sock, e))?;
-        let exe = crate::engine::internal::helper_exe();
+        let runtime_root = self.paths.runtime_root();
+        let exes = crate::engine::internal::helper_exes(&runtime_root)
+            .map_err(|e| ContainerError::io(Path::new("/proc/self/exe"), e))?;
+        let exe = crate::engine::runtime::exe::fd_path(exes.monitor.as_fd());
+        // The monitor keeps both binaries (descriptors it is told the numbers of).
+        let passed = [Some(&exes.monitor), exes.supervisor.as_ref()].map(|fd| {
+            fd.map_or("-".to_string(), |fd| {
+                let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty());
+                fd.as_raw_fd().to_string()
+            })
+        });
         let mut monitor = Command::new(&exe);
         monitor
+            .arg0("berth-monitor")
             .arg("__monitor")
             .arg(&self.paths.root)
             .arg(&id)
             .arg(&sock)
             .arg(if opts.attach { "attach" } else { "-" })
+            .arg(passed.join(","))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(monitor_log(&run_dir));
@@ -303,6 +317,7 @@ impl Engine {
         }
         let spawned = monitor.spawn();
         drop(held);
+        drop(exes);
         if let Err(e) = spawned {
             self.release_ports(&id);
             return Err(ContainerError::io(&exe, e));

@@ -57,8 +57,13 @@ fn open_exe(path: &Path) -> Option<OwnedFd> {
 }
 
 impl Exes {
-    /// This process's binary and the supervisor beside it.
-    pub fn open() -> Exes {
+    /// The binaries the command that started this monitor opened for it (protected:
+    /// `runtime::exe`), given as `MONITOR,SUPERVISOR` descriptor numbers (`-` for none);
+    /// without them, this process's binary and the supervisor beside it.
+    pub fn open(passed: Option<&str>) -> Exes {
+        if let Some(exes) = passed.and_then(Exes::passed) {
+            return exes;
+        }
         let supervisor = std::fs::read_link("/proc/self/exe")
             .ok()
             .and_then(|p| Some(p.parent()?.join(SUPERVISOR)))
@@ -69,6 +74,24 @@ impl Exes {
             supervisor,
             checked: false,
         }
+    }
+
+    /// `MONITOR,SUPERVISOR` descriptors passed by the starting command.
+    fn passed(arg: &str) -> Option<Exes> {
+        let (m, s) = arg.split_once(',')?;
+        let number = |n: &str| -> Option<Option<RawFd>> {
+            match n {
+                "-" => Some(None),
+                n => n.parse().ok().filter(|fd| *fd > 2).map(Some),
+            }
+        };
+        let [monitor, supervisor] =
+            [number(m)?, number(s)?].map(|fd| fd.and_then(|fd| adopt(fd).ok()));
+        Some(Exes {
+            monitor: Some(monitor?),
+            supervisor,
+            checked: false,
+        })
     }
 
     /// Whether the supervisor takes this monitor's hand-over: asked once (`__version`), so
@@ -268,7 +291,7 @@ fn receive<T: for<'de> Deserialize<'de>>(arg: Option<&str>) -> Result<T, String>
 
 /// Names this process as `ps` shows it (an exec through a descriptor names it after the
 /// descriptor's number).
-fn set_name(name: &str) {
+pub(super) fn set_name(name: &str) {
     if let Ok(c) = CString::new(&name.as_bytes()[..name.len().min(15)]) {
         let _ = rustix::thread::set_name(&c);
     }

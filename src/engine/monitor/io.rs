@@ -94,7 +94,8 @@ impl Streams {
                 return Ok(());
             }
             let master = runtime::take_console(&l, "").map_err(|e| e.to_string())?;
-            let input = rustix::io::dup(&master).map_err(|e| format!("dup: {e}"))?;
+            let input =
+                rustix::io::fcntl_dupfd_cloexec(&master, 0).map_err(|e| format!("dup: {e}"))?;
             self.outputs = vec![(0, master)];
             self.input = Some(input);
         }

@@ -358,7 +358,17 @@ fn wait_before_restart(sigfd: &SignalFd, delay: Duration) -> bool {
 }
 
 /// The monitor's main loop; `report` is the socket of the command waiting for the first start.
-pub fn main(root: &Path, id: &str, report: Option<&Path>, wait_attach: bool) -> ! {
+pub fn main(
+    root: &Path,
+    id: &str,
+    report: Option<&Path>,
+    wait_attach: bool,
+    exes: Option<&str>,
+) -> ! {
+    // Started through a descriptor: `ps` would show its number.
+    handover::set_name("berth-monitor");
+    // Taken first, before anything else is opened: they are numbered by the starting command.
+    let exes = Exes::open(exes);
     let paths = Paths::new(root);
     let _ = rustix::process::setsid();
     let sigfd = match signal_fd() {
@@ -409,7 +419,7 @@ pub fn main(root: &Path, id: &str, report: Option<&Path>, wait_attach: bool) -> 
         sigfd,
         log,
         attach,
-        exes: Exes::open(),
+        exes,
         report,
     };
     monitor.run(Carry {

@@ -2,8 +2,8 @@
 //! the container's cgroup and namespaces, its seccomp profile, the given user and
 //! capabilities, no inherited descriptors.
 //!
-//! Two small stages, re-executed from a sealed copy of berth's binary (a process entering an
-//! existing container is what CVE-2019-5736 attacked):
+//! Two small stages, run from a protected berth binary (a process entering an existing
+//! container is what CVE-2019-5736 attacked; see [`super::exe`]):
 //! 1. `__exec1` (host PID namespace) joins the cgroup and the namespaces, then forks stage 2,
 //!    which the kernel places in the container's PID namespace; it waits for stage 2 and exits
 //!    with its status (128 + signal when killed).
@@ -36,14 +36,15 @@ struct Job {
     console: Option<PathBuf>,
 }
 
-/// Stage 1's command for `process` in container `id`, and the sealed copy of berth's binary it
-/// runs (to keep open until the command is spawned or exec'd).
+/// Stage 1's command for `process` in container `id`, and the protected copy of berth's
+/// binary it runs when this process does not run from one (to keep open until the command is
+/// spawned or exec'd).
 fn stage1(
     root: &Path,
     id: &str,
     process: &Process,
     console: Option<&Path>,
-) -> Result<(Command, std::os::fd::OwnedFd), RuntimeError> {
+) -> Result<(Command, Option<std::os::fd::OwnedFd>), RuntimeError> {
     let d = dir(root, id)?;
     let st = ContainerState::load(&d, id)?;
     let status = st.status(&d);
@@ -64,15 +65,18 @@ fn stage1(
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
         console: console.map(Path::to_path_buf),
     };
-    let sealed =
-        super::exe::sealed_copy().map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
-    let program = PathBuf::from(format!("/proc/self/fd/{}", sealed.as_raw_fd()));
+    let copy = super::exe::protect_self(root)
+        .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
+    let program = match &copy {
+        Some(fd) => super::exe::fd_path(fd.as_fd()),
+        None => PathBuf::from("/proc/self/exe"),
+    };
     let mut cmd = Command::new(&program);
     cmd.args(["oci", "__exec1"])
         .arg(&d)
         .env_clear()
         .env(ENV, serde_json::to_string(&job).expect("serialisable"));
-    Ok((cmd, sealed))
+    Ok((cmd, copy))
 }
 
 /// Starts `process` in container `id`; the returned child is stage 1, whose exit status is
@@ -84,7 +88,7 @@ pub fn exec_spawn(
     stdio: Stdio,
     console: Option<&Path>,
 ) -> Result<std::process::Child, RuntimeError> {
-    let (mut cmd, _sealed) = stage1(root, id, process, console)?;
+    let (mut cmd, _copy) = stage1(root, id, process, console)?;
     if !matches!(stdio, Stdio::Inherit) {
         // A background exec gets its own process group, so a timed-out one is killed with
         // everything it started (a foreground one stays in the terminal's group).
@@ -101,7 +105,7 @@ pub fn exec_spawn(
 /// streams); returns only the error that stopped it.
 pub fn exec_replace(root: &Path, id: &str, process: &Process) -> RuntimeError {
     match stage1(root, id, process, None) {
-        Ok((mut cmd, _sealed)) => RuntimeError::io(Path::new("/proc/self/exe"), cmd.exec()),
+        Ok((mut cmd, _copy)) => RuntimeError::io(Path::new("/proc/self/exe"), cmd.exec()),
         Err(e) => e,
     }
 }
@@ -125,6 +129,8 @@ fn die(msg: &str) -> ! {
 
 /// Stage 1: cgroup and namespaces, then stage 2.
 pub fn exec1(state_dir: &Path) -> ! {
+    // Nothing the caller leaked is held (the child below uses paths of the container).
+    super::fds::close_all_but(&[]);
     let id = state_dir
         .file_name()
         .and_then(|n| n.to_str())
@@ -209,6 +215,9 @@ pub fn exec1(state_dir: &Path) -> ! {
 
 /// Stage 2 (the forked child of stage 1): the process's identity and filters, then exec.
 fn exec2(job: Job, console: Option<std::os::unix::net::UnixStream>) -> ! {
+    // Stage 1's descriptors (its cgroup directory) are host directories: gone before any
+    // path of the process is used.
+    super::fds::close_all_but(&console.iter().map(|c| c.as_raw_fd()).collect::<Vec<_>>());
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
     let p = &job.process;
@@ -224,8 +233,8 @@ fn exec2(job: Job, console: Option<std::os::unix::net::UnixStream>) -> ! {
             die(&e);
         }
     }
-    if let Err(e) = std::env::set_current_dir(p.cwd()) {
-        die(&format!("working directory {}: {e}", p.cwd().display()));
+    if let Err(e) = super::fds::enter_cwd(p.cwd()) {
+        die(&e);
     }
     let filters = match &job.seccomp {
         Some(profile) => super::seccomp::compile(profile).unwrap_or_else(|e| die(&e)),
@@ -248,7 +257,6 @@ fn exec2(job: Job, console: Option<std::os::unix::net::UnixStream>) -> ! {
             cmd.env(k, v);
         }
     }
-    super::init::close_inherited_fds();
     let err = cmd.exec();
     eprintln!("berth exec: cannot run {program}: {err}");
     std::process::exit(if err.kind() == std::io::ErrorKind::NotFound {

@@ -3,13 +3,14 @@
 //!
 //! 1. `init1`, only when the container joins an existing PID namespace (otherwise the
 //!    runtime clones `init2` straight into new namespaces and the cgroup: a fork of the
-//!    runtime's own process, or berth's binary re-executed from its sealed copy when the
-//!    container shares a PID namespace or the runtime has other threads): joins the
-//!    namespaces given by path, unshares the others (not the cgroup namespace), and spawns
-//!    `init2` in the cgroup; it reports init2's host PID and exits.
-//! 2. `init2` (PID 1 of a new PID namespace) joins the v1 cgroups and the namespaces given by
-//!    path that it is not in yet, unshares the cgroup namespace, sets up the root filesystem
-//!    (mounts, /dev, pivot_root, masked and read-only paths), the hostname and rlimits,
+//!    runtime's own process when that runs from a protected binary (see [`super::exe`]) and
+//!    has one thread, else that binary exec'd): joins the namespaces given by path, unshares
+//!    the others (not the cgroup namespace), and spawns `init2` in the cgroup; it reports
+//!    init2's host PID and exits.
+//! 2. `init2` (PID 1 of a new PID namespace) closes every descriptor it inherited, joins the
+//!    v1 cgroups and the namespaces given by path that it is not in yet, unshares the cgroup
+//!    namespace, sets up the root filesystem (mounts, /dev, pivot_root, masked and read-only
+//!    paths), the hostname, rlimits and working directory (checked to be inside the root),
 //!    reports "ready", waits on the exec FIFO for `start`, drops to the spec's user and
 //!    capabilities, and execs the process.
 //!
@@ -132,6 +133,8 @@ fn ns_file(t: LinuxNamespaceType) -> &'static str {
 /// runtime clones init2 straight into its new namespaces): joins the namespaces, unshares
 /// the others, then spawns stage 2 in the container's cgroup.
 pub fn init1(state_dir: &Path) -> ! {
+    // Nothing the caller leaked is held while paths from the spec are opened.
+    super::fds::close_all_but(&[]);
     let mut sock = super::unixsock::connect(&state_dir.join("init.sock"))
         .unwrap_or_else(|e| panic!("cannot reach the runtime: {e}"));
     let spec = load(state_dir).unwrap_or_else(|e| fail(&mut sock, e));
@@ -165,6 +168,9 @@ pub fn init2(state_dir: &Path) -> ! {
 
 /// [`init2`], given the spec when the runtime forked it without an exec (it has read it).
 pub(crate) fn init2_with(state_dir: &Path, spec: Option<&Spec>) -> ! {
+    // Nothing of the runtime's (a cgroup directory, the state root, a forked monitor's
+    // descriptors) stays open: every path of the spec is used after this.
+    super::fds::close_all_but(&[]);
     // The container starts with no signal blocked, whatever the caller had blocked (a
     // monitor blocks the signals it reads through a signalfd).
     let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
@@ -263,12 +269,8 @@ pub(crate) fn init2_with(state_dir: &Path, spec: Option<&Spec>) -> ! {
             fail(&mut sock, e);
         }
     }
-    let cwd = process.cwd();
-    if let Err(e) = std::env::set_current_dir(cwd) {
-        fail(
-            &mut sock,
-            format!("working directory {}: {e}", cwd.display()),
-        );
+    if let Err(e) = super::fds::enter_cwd(process.cwd()) {
+        fail(&mut sock, e);
     }
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(profile) => super::seccomp::compile(profile).unwrap_or_else(|e| fail(&mut sock, e)),
@@ -314,30 +316,10 @@ pub(crate) fn init2_with(state_dir: &Path, spec: Option<&Spec>) -> ! {
         }
     }
     drop(sock);
-    close_inherited_fds();
     let err = cmd.exec();
     // exec failed: tell whoever reads stderr (the socket is gone: `start` already returned).
     eprintln!("berth: cannot run {program}: {err}");
     std::process::exit(127);
-}
-
-/// Marks every descriptor above stderr close-on-exec, so nothing the caller of `create`
-/// leaked to us (a host directory, a socket) reaches the container.
-pub(crate) fn close_inherited_fds() {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let fds: Vec<i32> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
-        .collect();
-    for fd in fds {
-        // SAFETY: the descriptor number comes from /proc/self/fd and is only borrowed for the
-        // fcntl; a number that was the directory listing's own (now closed) fd just fails.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let _ = rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC);
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -252,15 +252,6 @@ fn check_spec(spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
-/// True when processes other than the container's own could see its setup process: its PID
-/// namespace is shared (joined by path) or the host's.
-fn shares_pid_namespace(spec: &Spec) -> bool {
-    let ns = spec.linux().as_ref().and_then(|l| l.namespaces().clone());
-    !ns.unwrap_or_default()
-        .iter()
-        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none())
-}
-
 fn create_in(
     d: &Path,
     id: &str,
@@ -302,18 +293,13 @@ fn create_in(
     }
     let listener =
         super::unixsock::bind(&d.join("init.sock")).map_err(|e| RuntimeError::io(d, e))?;
-    // A container whose PID namespace others share could reach the setup process's binary:
-    // run it from a sealed copy then (CVE-2019-5736).
-    let sealed = if shares_pid_namespace(spec) {
-        Some(
-            super::exe::sealed_copy()
-                .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?,
-        )
-    } else {
-        None
-    };
-    let program = match &sealed {
-        Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+    // The setup process execs the container's program: it must run from a protected binary
+    // (CVE-2019-5736). This process's own when it is one, else a protected copy.
+    let root = d.parent().unwrap_or(d);
+    let copy = super::exe::protect_self(root)
+        .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
+    let program = match &copy {
+        Some(fd) => super::exe::fd_path(fd.as_fd()),
         None => PathBuf::from("/proc/self/exe"),
     };
     let setup = |message: String| RuntimeError::Setup {
@@ -335,8 +321,8 @@ fn create_in(
         let streams = options.stdio.fds().map_err(|e| RuntimeError::io(d, e))?;
         let flags = u64::from(namespaces.bits());
         // A fork of this process runs init2 when it can (no exec: ~1 ms less); an exec when
-        // the setup must run from the sealed copy, or this process has other threads.
-        if sealed.is_none() && super::fork::single_threaded() {
+        // this process does not run from a protected binary, or has other threads.
+        if copy.is_none() && super::fork::single_threaded() {
             // SAFETY: single-threaded, just checked.
             #[allow(unsafe_code)]
             let forked = unsafe {
@@ -372,7 +358,7 @@ fn create_in(
                 .ok_or_else(|| setup("no pid reported".into()))?
         }
     };
-    drop(sealed);
+    drop(copy);
     let mut st = ContainerState {
         id: id.to_string(),
         bundle: bundle.to_path_buf(),

@@ -13,6 +13,7 @@ mod control;
 pub mod devices_bpf;
 pub mod exe;
 mod exec;
+mod fds;
 mod fork;
 mod init;
 pub(crate) mod inroot;

@@ -53,7 +53,7 @@ impl Drop for RawMode {
 /// side closes (our terminal in raw mode meanwhile).
 pub fn relay(master: OwnedFd) {
     let _raw = RawMode::enter();
-    if let Ok(input) = rustix::io::dup(&master) {
+    if let Ok(input) = rustix::io::fcntl_dupfd_cloexec(&master, 0) {
         std::thread::spawn(move || {
             let mut input = std::fs::File::from(input);
             let mut buf = [0u8; 4096];

@@ -78,9 +78,11 @@ fn billion_laughs_is_refused_quickly() {
         let items = vec![format!("*a{p}"); 10].join(",");
         text.push_str(&format!("a{i}: &a{i} [{items}]\n"));
     }
+    // Expanded, this is 10^9 strings: refused at all means refused before the expansion (a
+    // generous bound only catches that, not speed on a loaded machine).
     let start = std::time::Instant::now();
     let err = parse(&text).unwrap_err();
-    assert!(start.elapsed().as_millis() < 1000, "{:?}", start.elapsed());
+    assert!(start.elapsed().as_secs() < 60, "{:?}", start.elapsed());
     assert!(matches!(err, StackError::AliasBomb { .. }), "{err}");
     assert!(err.to_string().contains("compose.yaml"));
 }

@@ -1,0 +1,146 @@
+//! What a container's setup process holds of the host when it starts using paths from the
+//! spec: nothing but its standard streams and the descriptors it opens itself. A descriptor
+//! inherited from the runtime (a cgroup directory, the state root, a published port's
+//! socket) is a way out through `/proc/self/fd/N` (runc's "Leaky Vessels", CVE-2024-21626):
+//! a working directory of `/proc/self/fd/N` would put the process in a host directory. So
+//! every setup stage closes what it inherited before it touches such a path, and the working
+//! directory is checked to be inside the container's root after `chdir`.
+
+#![allow(unsafe_code)]
+
+use std::os::fd::RawFd;
+use std::path::Path;
+
+/// Closes every descriptor above stderr except `keep`.
+pub(crate) fn close_all_but(keep: &[RawFd]) {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&fd| fd > 2)
+        .map(|&fd| fd as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from = 3u32;
+    for fd in keep.iter().copied().chain(std::iter::once(u32::MAX)) {
+        if fd > from && close_range(from, fd - 1).is_err() {
+            close_listed(from, fd - 1);
+        }
+        from = fd.saturating_add(1);
+    }
+}
+
+/// `close_range(first, last, 0)` (Linux 5.9+).
+fn close_range(first: u32, last: u32) -> Result<(), ()> {
+    // SAFETY: the syscall takes two integers and a flag word; it only closes descriptors,
+    // which nothing of this process uses any more (the caller's contract).
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// The fallback for older kernels: each open descriptor in `first..=last`, as /proc lists
+/// them.
+fn close_listed(first: u32, last: u32) {
+    let fds: Vec<u32> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|fd| (first..=last).contains(fd))
+            .collect(),
+        Err(_) => (first..=last.min(65_535)).collect(),
+    };
+    for fd in fds {
+        // SAFETY: closing a number; one that was the listing's own (now closed) just fails.
+        unsafe { libc::close(fd as i32) };
+    }
+}
+
+/// `chdir(cwd)`, then checks the working directory is inside this process's root: the
+/// kernel spells one outside it `(unreachable)/...` (as runc checks since 1.1.12).
+pub(crate) fn enter_cwd(cwd: &Path) -> Result<(), String> {
+    std::env::set_current_dir(cwd)
+        .map_err(|e| format!("working directory {}: {e}", cwd.display()))?;
+    match rustix::process::getcwd(Vec::new()) {
+        Ok(now) if now.as_bytes().starts_with(b"/") => Ok(()),
+        Ok(now) => Err(format!(
+            "working directory {} is outside the container's root filesystem ({}); give a \
+             directory of the container",
+            cwd.display(),
+            String::from_utf8_lossy(now.as_bytes())
+        )),
+        Err(e) => Err(format!(
+            "working directory {}: cannot tell where it is: {e}",
+            cwd.display()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::IntoRawFd;
+
+    fn is_open(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD on a number only asks about it.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+    }
+
+    #[test]
+    fn closes_everything_above_stderr_but_what_is_kept() {
+        // In a child process: the test harness's own descriptors are not ours to close.
+        // SAFETY: the child only makes plain system calls and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let a = std::fs::File::open("/").unwrap().into_raw_fd();
+            let b = std::fs::File::open("/").unwrap().into_raw_fd();
+            let c = std::fs::File::open("/").unwrap().into_raw_fd();
+            close_all_but(&[b, 1]);
+            let ok = !is_open(a) && is_open(b) && !is_open(c) && is_open(1);
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+
+    #[test]
+    fn a_working_directory_outside_the_root_is_refused() {
+        // A child that chroots into a directory and then enters one outside it by a
+        // descriptor opened before: exactly the leaked-descriptor escape.
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("a_working_directory_outside_the_root_is_refused: skipped: needs root");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let inner = tmp.path().join("root");
+        std::fs::create_dir_all(inner.join("proc")).unwrap();
+        std::fs::create_dir_all(inner.join("inside")).unwrap();
+        let outside = std::fs::File::open(tmp.path()).unwrap();
+        // SAFETY: the child makes plain system calls and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = (|| {
+                rustix::process::chroot(&inner).ok()?;
+                std::env::set_current_dir("/").ok()?;
+                enter_cwd(Path::new("/inside")).ok()?;
+                // What /proc/self/fd/N of a host directory amounts to: the descriptor's
+                // directory, outside the root; `.` stays there.
+                rustix::process::fchdir(&outside).ok()?;
+                let refused = enter_cwd(Path::new(".")).err()?;
+                refused
+                    .contains("outside the container's root")
+                    .then_some(0)
+            })();
+            unsafe { libc::_exit(code.unwrap_or(1)) };
+        }
+        let mut status = 0;
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
+    }
+}
