@@ -11,4 +11,5 @@ mod runtime;
 mod runtime_control;
 mod runtime_isolation;
 mod sec_escape;
+mod sec_seccomp;
 mod volume;

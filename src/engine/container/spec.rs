@@ -357,11 +357,13 @@ pub fn build(
             ("no-new-privileges", "false") => s["process"]["noNewPrivileges"] = json!(false),
             ("seccomp", "unconfined") => s["linux"]["seccomp"] = Value::Null,
             ("seccomp", path) => {
-                let text = std::fs::read_to_string(path)
+                // Docker's format, its conditions evaluated for this container's capabilities.
+                let caps: Vec<String> =
+                    serde_json::from_value(s["process"]["capabilities"]["bounding"].clone())
+                        .unwrap_or_default();
+                let profile = crate::engine::runtime::seccomp::load_file(Path::new(path), &caps)
                     .map_err(|e| invalid(format!("--security-opt seccomp={path}: {e}")))?;
-                let profile: Value = serde_json::from_str(&text)
-                    .map_err(|e| invalid(format!("--security-opt seccomp={path}: {e}")))?;
-                s["linux"]["seccomp"] = profile;
+                s["linux"]["seccomp"] = serde_json::to_value(profile).expect("a profile");
             }
             ("apparmor", _) | ("label", "disable") => {
                 // This engine applies no LSM profile (hosts without AppArmor/SELinux).

@@ -147,9 +147,15 @@ pub fn create(
         bundle: bundle.to_path_buf(),
         message: e.to_string(),
     })?;
-    let spec = Spec::load(bundle.join("config.json")).map_err(|e| RuntimeError::Bundle {
+    let mut spec = Spec::load(bundle.join("config.json")).map_err(|e| RuntimeError::Bundle {
         bundle: bundle.clone(),
         message: format!("config.json: {e}"),
+    })?;
+    super::seccomp::prepare_bundle(&mut spec, &bundle.join("config.json")).map_err(|e| {
+        RuntimeError::Bundle {
+            bundle: bundle.clone(),
+            message: format!("config.json: {}", e.within("linux.seccomp")),
+        }
     })?;
     check_spec(&spec).map_err(|message| RuntimeError::Bundle {
         bundle: bundle.clone(),
