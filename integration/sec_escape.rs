@@ -100,6 +100,13 @@ fn a_leaked_descriptor_is_never_the_working_directory_of_run() {
         canary.untouched(&format!("run -w {dir}"), &out);
     }
     assert!(b.cli_ok(&["ps", "-aq"]).trim().is_empty());
+    // A working directory the image lacks is made (as runc makes it), read-only root or not.
+    for extra in [None, Some("--read-only")] {
+        let mut args = vec!["run", "--rm", "--network", "none", "-w", "/new/dir"];
+        args.extend(extra);
+        args.extend(["busybox:local", "pwd"]);
+        assert_eq!(b.cli_ok(&args).trim(), "/new/dir", "{args:?}");
+    }
 }
 
 #[test]

@@ -58,6 +58,21 @@ fn close_listed(first: u32, last: u32) {
     }
 }
 
+/// Makes the working directory when the root filesystem lacks it, as runc does (mode 0755,
+/// owned by root). Called after pivot_root, once every descriptor of the runtime is closed:
+/// every component then resolves in the container's root.
+pub(crate) fn make_cwd(cwd: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    if std::fs::symlink_metadata(cwd).is_ok() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(cwd)
+        .map_err(|e| format!("making the working directory {}: {e}", cwd.display()))
+}
+
 /// `chdir(cwd)`, then checks the working directory is inside this process's root: the
 /// kernel spells one outside it `(unreachable)/...` (as runc checks since 1.1.12).
 pub(crate) fn enter_cwd(cwd: &Path) -> Result<(), String> {

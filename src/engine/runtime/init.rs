@@ -237,6 +237,10 @@ pub(crate) fn init2_with(state_dir: &Path, spec: Option<&Spec>) -> ! {
     if let Err(e) = rootfs::setup(&spec, &bundle) {
         fail(&mut sock, e);
     }
+    // Before the root may turn read-only.
+    if let Err(e) = super::fds::make_cwd(process.cwd()) {
+        fail(&mut sock, e);
+    }
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         if let Err(e) = super::sysctl::apply(sysctl) {
             fail(&mut sock, e);
