@@ -224,8 +224,9 @@ fn remove_cgroup(d: &Path) {
     }
 }
 
-/// Checks made before anything is created: sysctls, oomScoreAdj range, ids.
+/// Checks made before anything is created: mounts, sysctls, oomScoreAdj range, ids.
 fn check_spec(spec: &Spec) -> Result<(), String> {
+    super::mount_checks::validate(spec)?;
     let host_net = |p: &Path| {
         let inode = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
         inode(p).is_some() && inode(p) == inode(Path::new("/proc/1/ns/net"))
