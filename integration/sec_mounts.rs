@@ -443,3 +443,120 @@ fn stack_files_refuse_kernel_paths_and_foreign_tmpfs_options() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `net.core.somaxconn` as the test's namespace (where berth runs) sees it.
+fn somaxconn(b: &Berth) -> String {
+    let out = b
+        .in_netns("cat")
+        .arg("/proc/sys/net/core/somaxconn")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    stdout(&out)
+}
+
+#[test]
+fn net_sysctls_are_refused_in_berths_own_network_namespace() {
+    if !root_or_skip("net_sysctls_are_refused_in_berths_own_network_namespace") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    let before = somaxconn(&b);
+    assert_ne!(before, "1234\n");
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hostnet",
+        "--network",
+        "host",
+        "bb:1",
+        "sleep",
+        "600",
+    ]);
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "chained",
+        "--network",
+        "container:hostnet",
+        "bb:1",
+        "sleep",
+        "600",
+    ]);
+    b.cli_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "own",
+        "--network",
+        "none",
+        "bb:1",
+        "sleep",
+        "600",
+    ]);
+    // X on berth's (here: the test's) network: joining it must not change its values.
+    for network in ["container:hostnet", "container:chained", "host"] {
+        let out = b.cli(&[
+            "run",
+            "--rm",
+            "--network",
+            network,
+            "--sysctl",
+            "net.core.somaxconn=1234",
+            "bb:1",
+            "cat",
+            "/proc/sys/net/core/somaxconn",
+        ]);
+        let err = stderr(&out);
+        assert!(
+            !out.status.success() && err.contains("sysctl `net.core.somaxconn` is not allowed"),
+            "--network {network}: {}{err}",
+            stdout(&out)
+        );
+        assert_eq!(
+            somaxconn(&b),
+            before,
+            "--network {network} changed berth's namespace"
+        );
+    }
+    // X on a network namespace of its own: allowed, and set there only.
+    for network in ["container:own", "none"] {
+        let out = b.cli_ok(&[
+            "run",
+            "--rm",
+            "--network",
+            network,
+            "--sysctl",
+            "net.core.somaxconn=1234",
+            "bb:1",
+            "cat",
+            "/proc/sys/net/core/somaxconn",
+        ]);
+        assert_eq!(out, "1234\n", "--network {network}");
+    }
+    assert_eq!(
+        b.cli_ok(&["exec", "own", "cat", "/proc/sys/net/core/somaxconn"]),
+        "1234\n"
+    );
+    assert_eq!(somaxconn(&b), before);
+    b.cli_ok(&["container", "rm", "-f", "chained", "hostnet", "own"]);
+    // The runtime alone: a spec naming the caller's own namespace by path.
+    let bundle = b.bundle("self", &["true"], |spec| {
+        for ns in spec["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "network" {
+                ns["path"] = serde_json::json!("/proc/self/ns/net");
+            }
+        }
+        spec["linux"]["sysctl"] = serde_json::json!({"net.core.somaxconn": "1234"});
+    });
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "secmounts-self"]);
+    assert!(
+        !out.status.success()
+            && stderr(&out).contains("sysctl `net.core.somaxconn` is not allowed"),
+        "{}",
+        stderr(&out)
+    );
+}
