@@ -560,3 +560,146 @@ fn net_sysctls_are_refused_in_berths_own_network_namespace() {
         stderr(&out)
     );
 }
+
+#[test]
+fn control_characters_never_reach_hosts_or_resolv_conf() {
+    if !root_or_skip("control_characters_never_reach_hosts_or_resolv_conf") {
+        return;
+    }
+    let b = Berth::new();
+    b.busybox_image("bb:1");
+    let out = b.cli(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--add-host",
+        "x:1.2.3.4\n6.6.6.6 injected",
+        "bb:1",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(
+        !out.status.success() && !stdout(&out).contains("injected"),
+        "{}",
+        stdout(&out)
+    );
+    for (flag, value) in [
+        ("--add-host", "evil:1.2.3.4\n6.6.6.6 bank.example"),
+        ("--add-host", "evil\n6.6.6.6 bank:1.2.3.4"),
+        ("--add-host", "evil\r:1.2.3.4"),
+        ("--add-host", "evil\t6.6.6.6:1.2.3.4"),
+        ("--add-host", "evil:1.2.3.4\u{b}"),
+        ("--add-host", "evil\u{7f}:1.2.3.4"),
+        ("--add-host", "evil\u{85}x:1.2.3.4"),
+        ("--add-host", "evil:1.2.3.4 6.6.6.6"),
+        ("--add-host", "two names:1.2.3.4"),
+        ("--add-host", ":1.2.3.4"),
+        ("--add-host", "noaddress"),
+        ("--dns", "1.1.1.1\nnameserver 6.6.6.6"),
+        ("--dns", "1.1.1.1\rsearch evil.example"),
+        ("--dns", "1.1.1.1\u{c}"),
+        ("--dns", "resolver.example"),
+        ("--hostname", "h\n6.6.6.6 bank"),
+        ("--hostname", "h\r"),
+        ("--hostname", "h\u{1b}[31m"),
+        ("--hostname", "h\u{85}x"),
+        ("--hostname", "two names"),
+    ] {
+        refused(
+            &b,
+            &["container", "create", flag, value, "bb:1", "true"],
+            flag,
+        );
+    }
+    nothing_left(&b);
+    // Plain values still work, and land where they belong.
+    let out = b.cli_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--hostname",
+        "web-1",
+        "--add-host",
+        "db:10.0.0.5",
+        "--add-host",
+        "v6:::1",
+        "--add-host",
+        "gw=10.0.0.1",
+        "--dns",
+        "9.9.9.9",
+        "bb:1",
+        "sh",
+        "-c",
+        "hostname; cat /etc/hosts /etc/resolv.conf",
+    ]);
+    assert!(out.starts_with("web-1\n"), "{out}");
+    for line in [
+        "10.0.0.5\tdb\n",
+        "::1\tv6\n",
+        "10.0.0.1\tgw\n",
+        "nameserver 9.9.9.9\n",
+    ] {
+        assert!(out.contains(line), "{line:?} not in {out}");
+    }
+}
+
+#[test]
+fn stack_files_refuse_control_characters_in_hosts_and_resolver_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for (lines, path) in [
+        ("    hostname: \"a\\nb\"\n", "services.web.hostname"),
+        ("    hostname: \"a\\u0085b\"\n", "services.web.hostname"),
+        ("    domainname: \"a\\rb\"\n", "services.web.domainname"),
+        (
+            "    dns: [\"1.1.1.1\\nnameserver 6.6.6.6\"]\n",
+            "services.web.dns[0]",
+        ),
+        ("    dns: \"1.1.1.1\\nx\"\n", "services.web.dns[0]"),
+        (
+            "    dns_search: [ok.example, \"a\\nb\"]\n",
+            "services.web.dns_search[1]",
+        ),
+        (
+            "    dns_search: \"a\\u000bb\"\n",
+            "services.web.dns_search[0]",
+        ),
+        (
+            "    dns_opt: [\"ndots:1\\nnameserver 6.6.6.6\"]\n",
+            "services.web.dns_opt[0]",
+        ),
+        (
+            "    extra_hosts: [\"a:1.2.3.4\\n6.6.6.6 b\"]\n",
+            "services.web.extra_hosts[0]",
+        ),
+        (
+            "    extra_hosts: [\"a\\tb:1.2.3.4\"]\n",
+            "services.web.extra_hosts[0]",
+        ),
+        (
+            "    extra_hosts: {a: \"1.2.3.4\\r\"}\n",
+            "services.web.extra_hosts.a",
+        ),
+        (
+            "    extra_hosts: {\"a\\nb\": 1.2.3.4}\n",
+            "services.web.extra_hosts",
+        ),
+        (
+            "    build: {context: ., extra_hosts: [\"a:1.1.1.1\\nx\"]}\n",
+            "services.web.build.extra_hosts[0]",
+        ),
+    ] {
+        let out = config_with(dir.path(), lines);
+        let err = stderr(&out);
+        assert!(
+            !out.status.success() && err.contains(path) && err.contains("control character"),
+            "{lines}: {err}"
+        );
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "one line, escaped: {err}"
+        );
+    }
+}
