@@ -11,5 +11,6 @@ mod runtime;
 mod runtime_control;
 mod runtime_isolation;
 mod sec_escape;
+mod sec_mounts;
 mod sec_seccomp;
 mod volume;

@@ -44,10 +44,23 @@ impl Place {
 
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.location, self.path.is_empty()) {
-            (Some(loc), false) => write!(f, "{loc}: {}", self.path),
+        // A key may hold any character: control characters are shown escaped, so a message
+        // stays one line and cannot write to the terminal.
+        let path: String = self
+            .path
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_debug().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        match (&self.location, path.is_empty()) {
+            (Some(loc), false) => write!(f, "{loc}: {path}"),
             (Some(loc), true) => write!(f, "{loc}"),
-            (None, false) => write!(f, "{}", self.path),
+            (None, false) => write!(f, "{path}"),
             (None, true) => write!(f, "(top level)"),
         }
     }

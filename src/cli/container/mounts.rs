@@ -96,11 +96,18 @@ pub fn mount_flag(spec: &str) -> anyhow::Result<Mount> {
     let mut bind = BindOptions::default();
     let mut vol = VolumeOptions::default();
     let mut tmpfs = TmpfsOptions::default();
+    // The option families given (`bind-*`, `volume-*`, `tmpfs-*`): each fits one type only.
+    let mut families: Vec<&str> = Vec::new();
     for field in spec.split(',').filter(|f| !f.is_empty()) {
         let (key, value) = match field.split_once('=') {
             Some((k, v)) => (k, Some(v)),
             None => (field, None),
         };
+        if let Some((family, _)) = key.split_once('-') {
+            if ["bind", "volume", "tmpfs"].contains(&family) && !families.contains(&family) {
+                families.push(family);
+            }
+        }
         let need = || value.with_context(|| format!("--mount {spec}: `{key}` needs a value"));
         match key {
             "type" => m.typ = need()?.to_string(),
@@ -140,6 +147,13 @@ pub fn mount_flag(spec: &str) -> anyhow::Result<Mount> {
     }
     if m.target.is_empty() {
         bail!("--mount {spec}: target is required");
+    }
+    if let Some(family) = families.iter().find(|f| **f != m.typ) {
+        bail!(
+            "--mount {spec}: `{family}-*` options do not apply to type={}; remove them \
+             (or use type={family})",
+            m.typ
+        );
     }
     match m.typ.as_str() {
         "bind" => {
@@ -215,5 +229,14 @@ mod tests {
             .to_string()
             .contains("colour"));
         assert!(mount_flag("type=bind,src=/x,dst=/y,readonly=maybe").is_err());
+        for mixed in [
+            "type=tmpfs,dst=/y,bind-propagation=rshared",
+            "type=tmpfs,dst=/y,volume-nocopy",
+            "type=bind,src=/x,dst=/y,tmpfs-size=1m",
+            "src=v,dst=/y,bind-nonrecursive",
+        ] {
+            let e = mount_flag(mixed).unwrap_err().to_string();
+            assert!(e.contains("do not apply"), "{e}");
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! A container's mounts: what the user asks for (Docker's `HostConfig.Mounts` shape, which
 //! `-v`, `--mount`, and compose's volumes all become), resolved at create into mount points
 //! (named and anonymous volumes made, image VOLUMEs given anonymous volumes, `--volumes-from`
-//! copied), and at each start into the sources the runtime binds.
+//! copied), and at each start into the sources the runtime binds. Destinations are cleaned
+//! and never in the kernel's /proc or /sys, for every kind (`--tmpfs` too); a tmpfs takes
+//! tmpfs's own options only.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -120,6 +122,121 @@ pub fn clean_destination(target: &str) -> Result<String, ContainerError> {
     Ok(clean)
 }
 
+/// The mount flags a tmpfs takes (`--tmpfs DST:OPTIONS`); the runtime sets them.
+const TMPFS_FLAGS: [&str; 14] = [
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "relatime",
+    "strictatime",
+    "noatime",
+    "sync",
+    "async",
+    "dirsync",
+];
+
+/// tmpfs's own `KEY=VALUE` options (Docker's list), passed to the kernel.
+const TMPFS_DATA: [&str; 7] = [
+    "size",
+    "mode",
+    "uid",
+    "gid",
+    "nr_inodes",
+    "nr_blocks",
+    "mpol",
+];
+
+/// Whether `value` suits the tmpfs option `key`.
+fn tmpfs_value_ok(key: &str, value: &str) -> bool {
+    let number_then = |suffixes: &str| {
+        let digits = value.trim_end_matches(|c| suffixes.contains(c));
+        !digits.is_empty()
+            && value.len() - digits.len() <= 1
+            && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    match key {
+        "size" => number_then("kKmMgGtTpPeE%"),
+        "nr_inodes" | "nr_blocks" => number_then("kKmMgGtTpPeE"),
+        "mode" => {
+            value.bytes().all(|b| (b'0'..=b'7').contains(&b))
+                && u32::from_str_radix(value, 8).is_ok_and(|m| m <= 0o7777)
+        }
+        "uid" | "gid" => value.bytes().all(|b| b.is_ascii_digit()) && value.parse::<u32>().is_ok(),
+        "mpol" => {
+            !value.is_empty()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b":-=".contains(&b))
+        }
+        _ => false,
+    }
+}
+
+/// The options of `--tmpfs DEST:OPTIONS`, checked: only tmpfs's own (size, mode, uid, gid,
+/// nr_inodes, nr_blocks, mpol) and the mount flags that fit a tmpfs. `bind`/`rbind` would
+/// make the runtime bind a host path instead, and propagation or unknown options have no
+/// place on a tmpfs (Podman refuses them too).
+pub fn tmpfs_options(dest: &str, options: &str) -> Result<Vec<String>, ContainerError> {
+    let mut out = Vec::new();
+    for o in options.split(',').filter(|o| !o.is_empty()) {
+        let ok = match o.split_once('=') {
+            None => TMPFS_FLAGS.contains(&o),
+            Some((key, value)) => TMPFS_DATA.contains(&key) && tmpfs_value_ok(key, value),
+        };
+        if !ok {
+            let what = match o.split_once('=') {
+                Some((key, _)) if TMPFS_DATA.contains(&key) => {
+                    format!("`{o}` is not a valid value for {key}")
+                }
+                _ if TMPFS_DATA.contains(&o) => format!("`{o}` needs a value ({o}=...)"),
+                _ => format!("`{o}` is not a tmpfs option"),
+            };
+            return Err(invalid(format!(
+                "--tmpfs {dest}: {what}; a tmpfs takes {}=VALUE and the flags {} \
+                 (no bind, rbind or propagation: a tmpfs is not a bind mount)",
+                TMPFS_DATA.join("=VALUE, "),
+                TMPFS_FLAGS.join(", ")
+            )));
+        }
+        out.push(o.to_string());
+    }
+    Ok(out)
+}
+
+/// `--tmpfs` mounts made definite at create: destinations cleaned and checked (not /proc or
+/// /sys, however spelled), options checked, each destination once.
+pub fn resolve_tmpfs(
+    tmpfs: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, ContainerError> {
+    let mut out = BTreeMap::new();
+    for (dest, options) in tmpfs {
+        let clean = clean_destination(dest).map_err(|e| invalid(format!("--tmpfs {dest}: {e}")))?;
+        tmpfs_options(dest, options)?;
+        if out.insert(clean.clone(), options.clone()).is_some() {
+            return Err(invalid(format!("duplicate mount point: {clean}")));
+        }
+    }
+    Ok(out)
+}
+
+/// The runtime spec's mount for `--tmpfs DEST:OPTIONS`: Docker's nosuid, nodev, noexec,
+/// then the user's options (checked again: the record may predate the checks).
+pub fn tmpfs_spec_mount(dest: &str, options: &str) -> Result<serde_json::Value, ContainerError> {
+    let destination =
+        clean_destination(dest).map_err(|e| invalid(format!("--tmpfs {dest}: {e}")))?;
+    let mut all: Vec<String> = ["nosuid", "nodev", "noexec"].map(String::from).into();
+    all.extend(tmpfs_options(dest, options)?);
+    Ok(
+        serde_json::json!({"destination": destination, "type": "tmpfs", "source": "tmpfs",
+                          "options": all}),
+    )
+}
+
 const PROPAGATIONS: [&str; 6] = [
     "rprivate", "private", "rshared", "shared", "rslave", "slave",
 ];
@@ -133,6 +250,12 @@ pub fn point_of(m: &Mount) -> Result<MountPoint, ContainerError> {
         rw: !m.read_only,
         ..Default::default()
     };
+    if m.typ != "tmpfs" && m.tmpfs_options.is_some() {
+        return Err(invalid(format!(
+            "{} mount on {}: tmpfs options apply to tmpfs mounts only",
+            m.typ, m.target
+        )));
+    }
     match m.typ.as_str() {
         "bind" => {
             if !m.source.starts_with('/') {
@@ -172,6 +295,13 @@ pub fn point_of(m: &Mount) -> Result<MountPoint, ContainerError> {
             p.no_copy = m.volume_options.as_ref().is_some_and(|o| o.no_copy);
         }
         "tmpfs" => {
+            if m.bind_options.is_some() || m.volume_options.is_some() {
+                return Err(invalid(format!(
+                    "tmpfs mount on {}: bind and volume options do not apply to a tmpfs; \
+                     use tmpfs-size and tmpfs-mode",
+                    m.target
+                )));
+            }
             if !m.source.is_empty() {
                 return Err(invalid(format!(
                     "tmpfs mount on {}: a tmpfs has no source (got `{}`)",
@@ -179,6 +309,12 @@ pub fn point_of(m: &Mount) -> Result<MountPoint, ContainerError> {
                 )));
             }
             p.tmpfs = m.tmpfs_options.clone().unwrap_or_default();
+            if p.tmpfs.size_bytes < 0 || p.tmpfs.mode > 0o7777 {
+                return Err(invalid(format!(
+                    "tmpfs mount on {}: size {} or mode {:o} out of range (mode is at most 7777)",
+                    m.target, p.tmpfs.size_bytes, p.tmpfs.mode
+                )));
+            }
         }
         other => {
             return Err(invalid(format!(

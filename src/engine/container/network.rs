@@ -345,6 +345,8 @@ impl Engine {
         cfg: &ContainerConfig,
         hostname: &str,
     ) -> Result<(String, String)> {
+        // Checked at create; again here for records written before the checks.
+        super::hostfiles::check(cfg)?;
         let mut hosts =
             String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
         let eps = self.endpoints_of(v)?;
@@ -353,11 +355,8 @@ impl Engine {
             None => hosts.push_str(&format!("127.0.1.1\t{hostname}\n")),
         }
         for h in &cfg.host.extra_hosts {
-            let (name, ip) = h
-                .split_once(':')
-                .or_else(|| h.split_once('='))
-                .ok_or_else(|| invalid(format!("--add-host {h}: use NAME:IP")))?;
-            let ip = if ip == "host-gateway" {
+            let (name, ip) = super::hostfiles::extra_host(h)?;
+            let ip = if ip == super::hostfiles::HOST_GATEWAY {
                 match eps.first() {
                     Some(ep) => self.networks().get(&ep.network)?.gateway.to_string(),
                     None => "127.0.0.1".to_string(),

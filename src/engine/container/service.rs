@@ -139,6 +139,7 @@ impl Engine {
         if cfg.host.init {
             super::spec::find_init()?;
         }
+        super::hostfiles::check(&cfg)?;
         let mut made = Vec::new();
         let resolved = self
             .resolve_network(&id, &mut cfg)

@@ -255,21 +255,9 @@ pub fn build(
         own.push((p.destination.clone(), super::mounts::spec_mount(p, &source)));
     }
     for (dest, opts) in &cfg.host.tmpfs {
-        if !dest.starts_with('/') {
-            return Err(invalid(format!(
-                "--tmpfs `{dest}`: the destination must be absolute"
-            )));
-        }
-        let mut options = vec![
-            "nosuid".to_string(),
-            "nodev".to_string(),
-            "noexec".to_string(),
-        ];
-        options.extend(opts.split(',').filter(|o| !o.is_empty()).map(String::from));
-        own.push((
-            dest.clone(),
-            json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}),
-        ));
+        let m = super::mounts::tmpfs_spec_mount(dest, opts)?;
+        let destination = m["destination"].as_str().unwrap_or_default().to_string();
+        own.push((destination, m));
     }
     for (name, dest) in [
         ("hostname", "/etc/hostname"),

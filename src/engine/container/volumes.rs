@@ -33,6 +33,7 @@ impl Engine {
         made: &mut Vec<String>,
     ) -> Result<()> {
         let vols = self.volumes();
+        cfg.host.tmpfs = mounts::resolve_tmpfs(&cfg.host.tmpfs)?;
         let mut points: Vec<MountPoint> = Vec::new();
         for spec in &cfg.host.volumes_from {
             let (key, rw) = mounts::parse_volumes_from(spec)?;

@@ -230,11 +230,22 @@ fn remove_cgroup(d: &Path) {
     }
 }
 
-/// Checks made before anything is created: sysctls, oomScoreAdj range, ids.
+/// Checks made before anything is created: mounts, sysctls, oomScoreAdj range, ids.
 fn check_spec(spec: &Spec) -> Result<(), String> {
+    super::mount_checks::validate(spec)?;
+    // "The host" is the network namespace berth runs in (runc compares with its own too), and
+    // PID 1's; a namespace file that cannot be read counts as the host's.
     let host_net = |p: &Path| {
         let inode = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-        inode(p).is_some() && inode(p) == inode(Path::new("/proc/1/ns/net"))
+        inode(p).is_none_or(|joined| {
+            [
+                "/proc/thread-self/ns/net",
+                "/proc/self/ns/net",
+                "/proc/1/ns/net",
+            ]
+            .into_iter()
+            .any(|host| inode(Path::new(host)) == Some(joined))
+        })
     };
     super::sysctl::validate(spec, &host_net)?;
     if let Some(process) = spec.process() {

@@ -18,6 +18,7 @@ mod fork;
 mod init;
 pub(crate) mod inroot;
 mod lifecycle;
+mod mount_checks;
 mod mountattr;
 pub mod process;
 pub mod rootfs;

@@ -1,6 +1,8 @@
 //! The spec's `linux.sysctl`: only keys the kernel namespaces are accepted (IPC keys with an
 //! IPC namespace, `net.*` with a network namespace that is not the host's, the domain name
-//! with a UTS namespace), so a container never writes the host's /proc/sys. They are written
+//! with a UTS namespace), so a container never writes the host's /proc/sys. A network
+//! namespace joined by path is the host's when it is the one berth runs in or PID 1's (the
+//! caller decides; `--network container:X` where X uses the host's network is one). They are written
 //! through the container's own /proc after pivot_root, before /proc/sys turns read-only.
 
 use std::collections::HashMap;

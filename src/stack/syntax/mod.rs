@@ -3,6 +3,7 @@
 
 pub mod devices;
 pub mod hosts;
+pub mod mount_targets;
 pub mod names;
 pub mod ports;
 pub mod restart;

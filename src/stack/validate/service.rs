@@ -2,7 +2,7 @@
 
 use super::Validator;
 use crate::stack::model::Service;
-use crate::stack::syntax::{devices, hosts, names, restart, signals};
+use crate::stack::syntax::{devices, hosts, mount_targets, names, restart, signals};
 use crate::stack::Result;
 
 /// `network_mode` values the engine knows; anything else names an existing network.
@@ -33,6 +33,7 @@ impl Validator<'_> {
         self.resource_references(name, s)?;
         self.container_name(name, s)?;
         self.names_and_dns(name, s)?;
+        self.mount_targets(name, s)?;
         self.runtime_settings(name, s)?;
         self.deploy_conflicts(name, s)?;
         Ok(())
@@ -120,6 +121,26 @@ impl Validator<'_> {
             for (i, entry) in list.iter().enumerate() {
                 hosts::check_no_control_chars(key, entry)
                     .map_err(|e| self.invalid(&format!("services.{name}.{key}[{i}]"), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// volumes, tmpfs, secrets and configs: container paths outside the kernel's /proc and
+    /// /sys (however spelled), tmpfs's own options only.
+    fn mount_targets(&self, name: &str, s: &Service) -> Result<()> {
+        let at = |key: &str, i: usize| format!("services.{name}.{key}[{i}]");
+        for (i, v) in s.volumes.iter().enumerate() {
+            mount_targets::container_path(&v.target)
+                .map_err(|e| self.invalid(&at("volumes", i), e))?;
+        }
+        for (i, t) in s.tmpfs.iter().enumerate() {
+            mount_targets::tmpfs_entry(t).map_err(|e| self.invalid(&at("tmpfs", i), e))?;
+        }
+        for (key, refs) in [("secrets", &s.secrets), ("configs", &s.configs)] {
+            for (i, r) in refs.iter().enumerate() {
+                mount_targets::container_path(&r.target)
+                    .map_err(|e| self.invalid(&at(key, i), e))?;
             }
         }
         Ok(())
