@@ -240,8 +240,8 @@ fn kernel_paths_are_no_mount_destination_for_any_kind() {
 }
 
 /// The OCI runtime refuses the same destinations (a spec can name them directly), except the
-/// kernel's own mounts there and lxcfs-style file binds in /proc, as runc does; and a bind's
-/// source must be absolute (it would be looked up in the caller's working directory).
+/// kernel's own mounts there and lxcfs-style file binds in /proc, as runc does; and a bind
+/// needs a source.
 #[test]
 fn the_runtime_refuses_mounts_over_the_kernels_paths() {
     if !root_or_skip("the_runtime_refuses_mounts_over_the_kernels_paths") {
@@ -290,16 +290,6 @@ fn the_runtime_refuses_mounts_over_the_kernels_paths() {
         ),
         (
             serde_json::json!({"destination": "proc/sys", "type": "tmpfs", "source": "tmpfs"}),
-            "absolute",
-        ),
-        (
-            serde_json::json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
-                            "options": ["rbind"]}),
-            "absolute",
-        ),
-        (
-            serde_json::json!({"destination": "/data", "type": "bind", "source": "host-dir",
-                            "options": ["rbind"]}),
             "absolute",
         ),
         (
@@ -701,5 +691,49 @@ fn stack_files_refuse_control_characters_in_hosts_and_resolver_keys() {
             1,
             "one line, escaped: {err}"
         );
+    }
+}
+
+/// A bind's relative source is the bundle's (the OCI runtime spec's rule), never the caller's
+/// working directory's: a `tmpfs` or `host-dir` there is not what the container gets.
+#[test]
+fn the_runtime_resolves_relative_bind_sources_in_the_bundle() {
+    if !root_or_skip("the_runtime_resolves_relative_bind_sources_in_the_bundle") {
+        return;
+    }
+    let b = Berth::new();
+    for dir in ["tmpfs", "host-dir"] {
+        std::fs::create_dir_all(b.path().join(dir)).unwrap();
+        std::fs::write(b.path().join(dir).join("which"), "the caller's directory\n").unwrap();
+    }
+    let mounts = [
+        serde_json::json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+                        "options": ["rbind"]}),
+        serde_json::json!({"destination": "/data", "type": "bind", "source": "host-dir",
+                        "options": ["rbind"]}),
+    ];
+    for (i, mount) in mounts.into_iter().enumerate() {
+        let bundle = b.bundle(&format!("rel{i}"), &["cat", "/data/which"], |spec| {
+            spec["mounts"].as_array_mut().unwrap().push(mount.clone());
+        });
+        let source = bundle.join(mount["source"].as_str().unwrap());
+        std::fs::create_dir_all(&source).unwrap();
+        std::fs::write(source.join("which"), "the bundle's\n").unwrap();
+        let out = Command::new(tool("unshare", "util-linux"))
+            .current_dir(b.path())
+            .arg("--net")
+            .arg(env!("CARGO_BIN_EXE_berth"))
+            .arg("--root")
+            .arg(b.path().join("state"))
+            .args([
+                "oci",
+                "run",
+                "-b",
+                bundle.to_str().unwrap(),
+                &format!("secmounts-rel{i}"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&out), "the bundle's\n", "{mount}: {}", stderr(&out));
     }
 }

@@ -151,6 +151,7 @@ pub fn create(
         bundle: bundle.clone(),
         message: format!("config.json: {e}"),
     })?;
+    super::mount_checks::resolve_bind_sources(&mut spec, &bundle);
     super::seccomp::prepare_bundle(&mut spec, &bundle.join("config.json")).map_err(|e| {
         RuntimeError::Bundle {
             bundle: bundle.clone(),

@@ -3,8 +3,8 @@
 //! the mount is the kernel's own there (proc on /proc, sysfs on /sys, a cgroup file system on
 //! /sys/fs/cgroup) or an lxcfs-style file bind in /proc, as runc allows. A mount over /proc's
 //! files would redirect what the runtime writes there (sysctls, the process's attributes) to
-//! a file of the caller's choosing. A bind's source is absolute: a relative one would be
-//! looked up in the caller's working directory. Where a destination leads through the
+//! a file of the caller's choosing. A bind's source is absolute once resolved against the
+//! bundle ([`resolve_bind_sources`]), never looked up in the caller's working directory. Where a destination leads through the
 //! image's symlinks is checked when it is mounted (see `rootfs`).
 
 use std::path::{Component, Path};
@@ -86,6 +86,25 @@ fn refusal(m: &Mount) -> Option<String> {
     })
 }
 
+/// A bind's relative source is relative to the bundle (the OCI runtime spec's rule), never
+/// to the caller's working directory: made absolute before anything else looks at it.
+pub fn resolve_bind_sources(spec: &mut Spec, bundle: &Path) {
+    let Some(mut mounts) = spec.mounts().clone() else {
+        return;
+    };
+    let mut changed = false;
+    for m in mounts.iter_mut() {
+        let relative = m.source().as_deref().filter(|s| !s.is_absolute());
+        if let Some(source) = relative.filter(|_| is_bind(m)).map(|s| bundle.join(s)) {
+            m.set_source(Some(source));
+            changed = true;
+        }
+    }
+    if changed {
+        spec.set_mounts(Some(mounts));
+    }
+}
+
 /// Checks every mount of the spec.
 pub fn validate(spec: &Spec) -> Result<(), String> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
@@ -102,6 +121,32 @@ mod tests {
 
     fn mount(v: serde_json::Value) -> Mount {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn relative_bind_sources_are_the_bundles() {
+        let mut spec = super::super::spec::default_spec();
+        spec.set_mounts(Some(vec![
+            mount(serde_json::json!({"destination": "/a", "type": "bind", "source": "data"})),
+            mount(serde_json::json!({"destination": "/b", "source": "../x", "options": ["rbind"]})),
+            mount(serde_json::json!({"destination": "/c", "type": "tmpfs", "source": "tmpfs"})),
+        ]));
+        resolve_bind_sources(&mut spec, Path::new("/bundles/one"));
+        let sources: Vec<_> = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .map(|m| m.source().clone().unwrap())
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                Path::new("/bundles/one/data"),
+                Path::new("/bundles/one/../x"),
+                Path::new("tmpfs")
+            ]
+        );
+        validate(&spec).unwrap();
     }
 
     #[test]
