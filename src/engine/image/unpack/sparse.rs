@@ -370,16 +370,17 @@ mod tests {
         let v1 = |text: &[u8]| {
             let mut d = text.to_vec();
             d.resize(d.len().div_ceil(512).max(1) * 512, 0);
-            write(&at(vec![]).clone_with_map(None), &d)
+            write(
+                &PaxSparse {
+                    name: None,
+                    size: 10,
+                    map: None,
+                },
+                &d,
+            )
         };
         assert!(matches!(v1(b"99999999\n"), Err(WriteError::Malformed(_))));
         assert!(matches!(v1(b"1\n2\n"), Err(WriteError::Malformed(_))));
         assert!(matches!(v1(b"1\nx\n1\n"), Err(WriteError::Malformed(_))));
-    }
-
-    impl PaxSparse {
-        fn clone_with_map(self, map: Option<Vec<(u64, u64)>>) -> PaxSparse {
-            PaxSparse { map, ..self }
-        }
     }
 }

@@ -246,3 +246,29 @@ fn zeros_in_the_stream_are_written() {
     let md = std::fs::metadata(tmp.path().join("layer/z")).unwrap();
     assert_eq!((md.len(), md.blocks() * 512 >= 1 << 20), (1 << 20, true));
 }
+
+#[test]
+fn a_sparse_name_is_resolved_inside_the_layer() {
+    if !is_root() {
+        return;
+    }
+    for name in ["../outside/evil", "/etc/evil", "a/../../outside/evil"] {
+        let records = [
+            ("GNU.sparse.major", "1"),
+            ("GNU.sparse.minor", "0"),
+            ("GNU.sparse.name", name),
+            ("GNU.sparse.realsize", "1"),
+        ];
+        let mut data = b"1\n0\n1\n".to_vec();
+        data.resize(513, b'x');
+        let (tmp, r) = unpack(pax_entry(
+            &records,
+            "GNUSparseFile.0/evil",
+            tar::EntryType::Regular,
+            &data,
+        ));
+        let err = r.expect_err(name).to_string();
+        assert!(err.contains(name), "{name}: {err}");
+        assert!(!tmp.path().join("outside/evil").exists());
+    }
+}
