@@ -11,6 +11,7 @@ mod runtime;
 mod runtime_control;
 mod runtime_isolation;
 mod sec_escape;
+mod sec_layers;
 mod sec_mounts;
 mod sec_seccomp;
 mod volume;

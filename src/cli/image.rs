@@ -157,8 +157,9 @@ use super::GlobalArgs;
 fn store(global: &GlobalArgs) -> anyhow::Result<ImageStore> {
     super::require_root()?;
     let dir = global.root.join("image");
-    ImageStore::open(&dir)
-        .with_context(|| format!("cannot open the image store in {}", dir.display()))
+    let store = ImageStore::open(&dir)
+        .with_context(|| format!("cannot open the image store in {}", dir.display()))?;
+    Ok(store.with_settings(global.root.join("config.json")))
 }
 
 pub fn run(global: &GlobalArgs, cmd: &ImageCommand) -> anyhow::Result<ExitCode> {

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{oci_manifest, ArchiveError, Result};
 use crate::engine::image::reference::Reference;
 use crate::engine::image::store::{blobs, layers, ImageStore};
-use crate::engine::image::unpack::{decompress, UnpackOptions};
+use crate::engine::image::unpack::decompress;
 
 /// Writes `names` (tags or IDs) to `writer`. A tag is saved with that tag; an ID without tags.
 pub fn save(store: &ImageStore, names: &[&str], writer: impl Write) -> Result<()> {
@@ -35,7 +35,7 @@ pub fn save(store: &ImageStore, names: &[&str], writer: impl Write) -> Result<()
             let size = layers::meta(store.dir(), diff_id)?.size;
             let path = format!("blobs/sha256/{}", &diff_id[7..]);
             if written.insert(diff_id.clone()) {
-                let stream = decompress(store.open_blob(blob)?, &UnpackOptions::default())
+                let stream = decompress(store.open_blob(blob)?, &store.limits()?.archive())
                     .map_err(ArchiveError::Stream)?;
                 append(&mut tar, &path, size, stream)?;
             }

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use super::{ArchiveError, Result};
 use crate::engine::image::store::{blobs, ImageStore};
-use crate::engine::image::unpack::{decompress, UnpackOptions};
+use crate::engine::image::unpack::decompress;
 
 /// What an archive holds, by path.
 #[derive(Debug, Default)]
@@ -48,7 +48,8 @@ impl Staged {
     }
 
     fn read_inner(&mut self, store: &ImageStore, reader: impl Read + 'static) -> Result<()> {
-        let stream = decompress(reader, &UnpackOptions::default()).map_err(ArchiveError::Stream)?;
+        let limits = store.limits()?.archive();
+        let stream = decompress(reader, &limits).map_err(ArchiveError::Stream)?;
         let mut archive = tar::Archive::new(stream);
         for item in archive.entries().map_err(ArchiveError::Stream)? {
             let entry = item.map_err(ArchiveError::Stream)?;

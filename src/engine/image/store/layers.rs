@@ -10,14 +10,18 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{blobs, StoreError};
-use crate::engine::image::unpack::{unpack_layer, UnpackOptions};
+use super::{blobs, LayerLimits, StoreError};
+use crate::engine::image::unpack::{unpack_layer, UnpackError};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LayerMeta {
     pub diff_id: String,
     /// Bytes of the uncompressed tar (what `image save` writes).
     pub size: u64,
+    /// Bytes of the layer's files, sparse files at their full size (what `images` reports);
+    /// absent from layers unpacked before it was recorded (the tar's size stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_size: Option<u64>,
     /// Name of its link under `l/`.
     pub short: String,
 }
@@ -41,6 +45,13 @@ fn short_name(diff_id: &str) -> String {
     hex::encode_upper(h)[..26].to_string()
 }
 
+impl LayerMeta {
+    /// The size `images` and `image inspect` report: the layer's files.
+    pub fn reported_size(&self) -> u64 {
+        self.files_size.unwrap_or(self.size)
+    }
+}
+
 pub fn meta(dir: &Path, diff_id: &str) -> Result<LayerMeta, StoreError> {
     let p = layer_dir(dir, diff_id).join("meta.json");
     let data = std::fs::read(&p).map_err(|e| StoreError::io(&p, e))?;
@@ -54,10 +65,15 @@ pub fn exists(dir: &Path, diff_id: &str) -> bool {
     layer_dir(dir, diff_id).join("meta.json").exists()
 }
 
-/// Unpacks the layer stored as blob `blob` unless it is already there; the unpacked stream's
-/// digest must be `diff_id`. Returns whether it was newly made. Nothing is left registered
-/// when this fails.
-pub fn ensure(dir: &Path, diff_id: &str, blob: &str) -> Result<bool, StoreError> {
+/// Unpacks the layer stored as blob `blob` unless it is already there, within `limits`; the
+/// unpacked stream's digest must be `diff_id`. Returns whether it was newly made. Nothing is
+/// left registered when this fails.
+pub fn ensure(
+    dir: &Path,
+    diff_id: &str,
+    blob: &str,
+    limits: &LayerLimits,
+) -> Result<bool, StoreError> {
     if exists(dir, diff_id) {
         return Ok(false);
     }
@@ -69,11 +85,18 @@ pub fn ensure(dir: &Path, diff_id: &str, blob: &str) -> Result<bool, StoreError>
     let diff = tmp.path().join("diff");
     std::fs::create_dir(&diff).map_err(|e| StoreError::io(&diff, e))?;
     let file = blobs::open(dir, blob)?;
-    let stats = unpack_layer(file, &diff, &UnpackOptions::default()).map_err(|source| {
-        StoreError::Unpack {
+    let stats = unpack_layer(file, &diff, &limits.unpack).map_err(|source| match source {
+        UnpackError::TooLarge { .. } | UnpackError::StreamTooLarge { .. } => {
+            StoreError::LayerTooLarge {
+                layer: blob.to_string(),
+                source,
+                settings: limits.settings.clone(),
+            }
+        }
+        source => StoreError::Unpack {
             layer: blob.to_string(),
             source,
-        }
+        },
     })?;
     if stats.diff_id != diff_id {
         return Err(StoreError::DiffIdMismatch {
@@ -85,6 +108,7 @@ pub fn ensure(dir: &Path, diff_id: &str, blob: &str) -> Result<bool, StoreError>
     let meta = LayerMeta {
         diff_id: diff_id.to_string(),
         size: stats.uncompressed_size,
+        files_size: Some(stats.files_size),
         short: short_name(diff_id),
     };
     let meta_path = tmp.path().join("meta.json");

@@ -18,6 +18,7 @@
 pub mod blobs;
 mod index;
 pub mod layers;
+mod limits;
 mod query;
 
 use std::fs::File;
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use index::IndexEntry;
+pub use limits::LayerLimits;
 pub use query::{HistoryRow, ImageRecord, ImageSummary, Removal};
 
 use crate::engine::image::reference::{Reference, ReferenceError};
@@ -62,6 +64,19 @@ pub enum StoreError {
     MissingBlob { digest: String },
     #[error("layer {layer}: {source}")]
     Unpack { layer: String, source: UnpackError },
+    #[error(
+        "layer {layer}: {source}; if the image is trusted, raise `{key}` in {} (bytes, or a \
+         size such as \"128g\")",
+        settings.display(),
+        key = limits::KEY
+    )]
+    LayerTooLarge {
+        layer: String,
+        source: UnpackError,
+        settings: PathBuf,
+    },
+    #[error("the engine config {}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
     #[error("layer {layer} unpacks to {actual}, but the image config says {expected}")]
     DiffIdMismatch {
         layer: String,
@@ -99,6 +114,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct ImageStore {
     dir: PathBuf,
+    /// The settings file with the layer limits ([`LayerLimits`]), if any.
+    settings: Option<PathBuf>,
 }
 
 /// Holds the store's lock while alive.
@@ -130,11 +147,30 @@ impl ImageStore {
         }
         let store = ImageStore {
             dir: dir.to_path_buf(),
+            settings: None,
         };
         if !dir.join("index.json").exists() {
             index::save(dir, &[])?;
         }
         Ok(store)
+    }
+
+    /// Takes the layer limits from `settings` (the state root's `config.json`), read whenever
+    /// layers come in; without it the defaults apply.
+    pub fn with_settings(mut self, settings: PathBuf) -> ImageStore {
+        self.settings = Some(settings);
+        self
+    }
+
+    /// The limits on layers coming in.
+    pub fn limits(&self) -> Result<LayerLimits> {
+        match &self.settings {
+            Some(p) => LayerLimits::load(p),
+            None => Ok(LayerLimits {
+                unpack: Default::default(),
+                settings: self.dir.parent().unwrap_or(&self.dir).join("config.json"),
+            }),
+        }
     }
 
     /// The store directory (lower dirs from [`ImageStore::lower_dirs`] are relative to it).
@@ -206,6 +242,7 @@ impl ImageStore {
     ) -> Result<String> {
         let parsed = oci_spec::image::ImageConfiguration::from_reader(config)
             .map_err(|e| StoreError::InvalidImage(format!("image config: {e}")))?;
+        let limits = self.limits()?;
         let diff_ids = parsed.rootfs().diff_ids();
         if diff_ids.len() != layer_blobs.len() {
             return Err(StoreError::InvalidImage(format!(
@@ -222,7 +259,7 @@ impl ImageStore {
                     actual: layer.diff_id.clone(),
                 });
             }
-            if layers::ensure(&self.dir, diff_id, &layer.blob)? {
+            if layers::ensure(&self.dir, diff_id, &layer.blob, &limits)? {
                 new_layers.push(diff_id.clone());
             }
         }

@@ -138,7 +138,7 @@ impl ImageStore {
         let size = diff_ids
             .iter()
             .filter_map(|d| layers::meta(&self.dir, d).ok())
-            .map(|m| m.size)
+            .map(|m| m.reported_size())
             .sum();
         let tags = index::load(&self.dir)?
             .into_iter()
@@ -326,7 +326,7 @@ impl ImageStore {
         let mut sizes = rec
             .diff_ids
             .iter()
-            .map(|d| layers::meta(&self.dir, d).map(|m| m.size).unwrap_or(0));
+            .map(|d| layers::meta(&self.dir, d).map_or(0, |m| m.reported_size()));
         let mut rows = Vec::new();
         for h in rec.config["history"].as_array().into_iter().flatten() {
             let empty = h["empty_layer"].as_bool().unwrap_or(false);

@@ -136,3 +136,15 @@ fn held_images_are_kept() {
     assert_eq!(out, vec![Removal::Deleted(id)]);
     assert!(layers::all(store.dir()).is_empty());
 }
+
+#[test]
+fn layers_unpacked_before_files_size_was_recorded_report_their_tar_size() {
+    let old: layers::LayerMeta =
+        serde_json::from_str(r#"{"diff_id":"sha256:00","size":2048,"short":"AB"}"#).unwrap();
+    assert_eq!(old.reported_size(), 2048);
+    let new: layers::LayerMeta = serde_json::from_str(
+        r#"{"diff_id":"sha256:00","size":2048,"files_size":1073741824,"short":"AB"}"#,
+    )
+    .unwrap();
+    assert_eq!(new.reported_size(), 1 << 30);
+}

@@ -7,11 +7,14 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use pathrs::flags::OpenFlags;
 use pathrs::{Handle, Root};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timestamps, XattrFlags};
 
+use super::sparse::{self, PaxSparse};
+use super::stream::Meter;
 use super::{clean_path, UnpackError};
 
 /// Writes entries into one layer root.
@@ -20,23 +23,31 @@ pub struct Writer {
     /// The last parent directory opened, reused while entries stay in it; dropped whenever
     /// the tree's shape changes (anything but a plain file written).
     parent: Option<(PathBuf, Handle)>,
+    /// The stream's meter: which bytes of a file the tar reader made up (holes).
+    meter: Rc<Meter>,
 }
 
 impl Writer {
-    pub fn new(root: Root) -> Writer {
-        Writer { root, parent: None }
+    pub fn new(root: Root, meter: Rc<Meter>) -> Writer {
+        Writer {
+            root,
+            parent: None,
+            meter,
+        }
     }
 
     /// Nothing is deferred today; kept so directory mtimes can be applied last later.
-    pub fn finish(self) -> Result<(), UnpackError> {
+    pub fn finish(&mut self) -> Result<(), UnpackError> {
         Ok(())
     }
 
+    /// Writes entry `e` at `path`; `sparse` is its PAX sparse map, if it has one.
     pub fn write<R: Read>(
         &mut self,
         e: &mut tar::Entry<'_, R>,
         path: &Path,
         shown: &str,
+        sparse: Option<&PaxSparse>,
     ) -> Result<(), UnpackError> {
         let kind = e.header().entry_type();
         let unsafe_entry = |reason: &str| UnpackError::UnsafeEntry {
@@ -110,8 +121,19 @@ impl Writer {
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(|e| io_err(e.into()))?;
-                let mut file = File::from(fd);
-                copy(e, &mut file).map_err(io_err)?;
+                let file = File::from(fd);
+                match sparse {
+                    None => {
+                        sparse::write_contents(e, &file, &self.meter).map_err(io_err)?;
+                    }
+                    Some(s) => {
+                        let data = e.size();
+                        sparse::write_pax(e, data, &file, s).map_err(|err| match err {
+                            sparse::WriteError::Malformed(reason) => unsafe_entry(&reason),
+                            sparse::WriteError::Io(source) => io_err(source),
+                        })?;
+                    }
+                }
                 apply_meta(file.as_fd(), e, true).map_err(io_err)
             }
             tar::EntryType::Symlink => {
@@ -303,22 +325,6 @@ fn resolve_err(shown: &str, source: pathrs::error::Error) -> UnpackError {
     UnpackError::Resolve {
         entry: shown.to_string(),
         source,
-    }
-}
-
-fn copy<R: Read>(from: &mut R, to: &mut File) -> io::Result<u64> {
-    use std::io::Write;
-    let mut buf = vec![0u8; 256 << 10];
-    let mut total = 0;
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        to.write_all(&buf[..n])?;
-        total += n as u64;
     }
 }
 

@@ -10,10 +10,13 @@
 //! Docker/OCI whiteouts become overlayfs whiteouts: `.wh.NAME` a 0:0 character device `NAME`,
 //! `.wh..wh..opq` the `trusted.overlay.opaque=y` attribute on its directory. Modes (setuid
 //! included), numeric owners, mtimes of files and symlinks, and `user.*` and
-//! `security.capability` extended attributes are kept. Hostile entries are refused with an
-//! error naming them; see [`UnpackError`].
+//! `security.capability` extended attributes are kept. Sparse files (GNU's old format and its
+//! PAX formats 0.0, 0.1 and 1.0) are written with their holes as holes, see [`sparse`]; each
+//! counts at its full size against [`UnpackOptions::max_layer_size`]. Hostile entries are
+//! refused with an error naming them; see [`UnpackError`].
 
 mod entry;
+mod sparse;
 mod stream;
 
 use std::io::Read;
@@ -32,6 +35,9 @@ pub struct UnpackOptions {
     pub max_ratio: u64,
     /// Most tar entries.
     pub max_entries: u64,
+    /// Most bytes a layer's files may add up to, each sparse file at its full size (its
+    /// holes take no disk, but whatever copies the file may write them out).
+    pub max_layer_size: u64,
 }
 
 impl Default for UnpackOptions {
@@ -40,6 +46,7 @@ impl Default for UnpackOptions {
             max_uncompressed: 64 << 30,
             max_ratio: 200,
             max_entries: 2_000_000,
+            max_layer_size: 64 << 30,
         }
     }
 }
@@ -51,6 +58,8 @@ pub struct UnpackStats {
     pub diff_id: String,
     pub compressed_size: u64,
     pub uncompressed_size: u64,
+    /// Bytes of the layer's files, sparse files at their full size.
+    pub files_size: u64,
     pub entries: u64,
 }
 
@@ -65,6 +74,23 @@ pub enum UnpackError {
     SizeMismatch { entry: String, pax: u64, ustar: u64 },
     #[error("layer has more than {max} entries")]
     TooManyEntries { max: u64 },
+    #[error(
+        "layer entry `{entry}`: a file of {size} bytes (a sparse file counts at its full size) \
+         brings the layer's files to {total} bytes, over the limit of {max} bytes per layer"
+    )]
+    TooLarge {
+        entry: String,
+        size: u64,
+        total: u64,
+        max: u64,
+    },
+    #[error("the layer's tar stream is longer than the limit of {max} bytes per layer")]
+    StreamTooLarge { max: u64 },
+    #[error(
+        "the headers of the entry after {after} (PAX records, long names, a sparse map) take \
+         more than {max} bytes; the layer is refused"
+    )]
+    HeadersTooLarge { after: String, max: u64 },
     #[error("layer entry `{entry}`: {source}")]
     Entry {
         entry: String,
@@ -97,43 +123,119 @@ pub fn unpack_layer<R: Read + 'static>(
     };
     let mut stream =
         Uncompressed::new(reader, guard).map_err(|source| UnpackError::Stream { source })?;
+    let meter = stream.meter();
     let root = pathrs::Root::open(dest).map_err(|source| UnpackError::Dest {
         path: dest.to_path_buf(),
         source,
     })?;
-    let mut writer = entry::Writer::new(root);
-    let mut entries = 0u64;
-    {
-        let mut archive = tar::Archive::new(&mut stream);
-        archive.set_ignore_zeros(false);
-        let iter = archive
-            .entries()
+    let mut writer = entry::Writer::new(root, meter.clone());
+    let mut last = String::new();
+    let result = (|| {
+        let (entries, files_size) =
+            unpack_entries(&mut stream, &mut writer, &meter, opts, &mut last)?;
+        writer.finish()?;
+        let (diff_id, compressed_size, uncompressed_size) = stream
+            .finish()
             .map_err(|source| UnpackError::Stream { source })?;
-        for item in iter {
-            let mut e = item.map_err(|source| UnpackError::Stream { source })?;
-            entries += 1;
-            if entries > opts.max_entries {
-                return Err(UnpackError::TooManyEntries {
-                    max: opts.max_entries,
-                });
-            }
-            let raw = e.path_bytes().into_owned();
-            let shown = String::from_utf8_lossy(&raw).into_owned();
-            check_sizes(&mut e, &shown)?;
-            let path = clean_path(&raw, &shown)?;
-            writer.write(&mut e, &path, &shown)?;
-        }
+        Ok(UnpackStats {
+            diff_id,
+            compressed_size,
+            uncompressed_size,
+            files_size,
+            entries,
+        })
+    })();
+    match result {
+        Err(_) if meter.over_limit() => Err(UnpackError::StreamTooLarge {
+            max: opts.max_uncompressed,
+        }),
+        Err(_) if meter.over_headers() => Err(UnpackError::HeadersTooLarge {
+            after: if last.is_empty() {
+                "the layer's start".to_string()
+            } else {
+                format!("`{last}`")
+            },
+            max: stream::MAX_HEADER_BYTES,
+        }),
+        r => r,
     }
-    writer.finish()?;
-    let (diff_id, compressed_size, uncompressed_size) = stream
-        .finish()
+}
+
+/// Writes every entry; returns how many there were and their files' size. `last` is the
+/// last entry's name, for errors about what follows it.
+fn unpack_entries(
+    stream: &mut Uncompressed,
+    writer: &mut entry::Writer,
+    meter: &stream::Meter,
+    opts: &UnpackOptions,
+    last: &mut String,
+) -> Result<(u64, u64), UnpackError> {
+    let mut entries = 0u64;
+    let mut files_size = 0u64;
+    let mut archive = tar::Archive::new(stream);
+    archive.set_ignore_zeros(false);
+    let mut iter = archive
+        .entries()
         .map_err(|source| UnpackError::Stream { source })?;
-    Ok(UnpackStats {
-        diff_id,
-        compressed_size,
-        uncompressed_size,
-        entries,
-    })
+    loop {
+        meter.headers_start();
+        let Some(item) = iter.next() else { break };
+        meter.headers_done();
+        let mut e = item.map_err(|source| UnpackError::Stream { source })?;
+        entries += 1;
+        if entries > opts.max_entries {
+            return Err(UnpackError::TooManyEntries {
+                max: opts.max_entries,
+            });
+        }
+        let mut raw = e.path_bytes().into_owned();
+        let mut shown = String::from_utf8_lossy(&raw).into_owned();
+        let unsafe_entry = |shown: &str, reason: String| UnpackError::UnsafeEntry {
+            entry: shown.to_string(),
+            reason,
+        };
+        let pax_sparse = sparse::pax_sparse(&mut e).map_err(|r| unsafe_entry(&shown, r))?;
+        let kind = e.header().entry_type();
+        if let Some(s) = &pax_sparse {
+            if !matches!(kind, tar::EntryType::Regular | tar::EntryType::Continuous) {
+                let reason = format!("GNU sparse records on a {kind:?} entry");
+                return Err(unsafe_entry(&shown, reason));
+            }
+            if let Some(name) = &s.name {
+                raw.clone_from(name);
+                shown = String::from_utf8_lossy(&raw).into_owned();
+            }
+        }
+        check_sizes(&mut e, &shown)?;
+        let size = match (&pax_sparse, kind) {
+            (Some(s), _) => s.size,
+            (
+                None,
+                tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse,
+            ) => e.size(),
+            _ => 0,
+        };
+        files_size = files_size.saturating_add(size);
+        if files_size > opts.max_layer_size {
+            return Err(UnpackError::TooLarge {
+                entry: shown,
+                size,
+                total: files_size,
+                max: opts.max_layer_size,
+            });
+        }
+        let path = clean_path(&raw, &shown)?;
+        writer.write(&mut e, &path, &shown, pax_sparse.as_ref())?;
+        // What an entry that is not a file carries is read here, not skipped by the tar
+        // reader while it parses the next headers (which have a budget of their own).
+        std::io::copy(&mut e, &mut std::io::sink()).map_err(|source| UnpackError::Entry {
+            entry: shown.clone(),
+            source,
+        })?;
+        *last = shown;
+    }
+    meter.headers_done();
+    Ok((entries, files_size))
 }
 
 /// The digest ("sha256:<hex>") of the uncompressed stream of `reader` (plain, gzip or zstd)
@@ -234,3 +336,5 @@ pub(crate) fn clean_path(raw: &[u8], shown: &str) -> Result<PathBuf, UnpackError
 mod tests;
 #[cfg(test)]
 mod tests_hostile;
+#[cfg(test)]
+mod tests_sparse;
