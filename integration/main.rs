@@ -14,4 +14,5 @@ mod sec_escape;
 mod sec_layers;
 mod sec_mounts;
 mod sec_seccomp;
+mod sec_volume_copy;
 mod volume;

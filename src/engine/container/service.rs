@@ -17,6 +17,7 @@ use super::view::{observe, View};
 use super::{check_name, new_id, ContainerError, Paths, Result};
 use crate::engine::image::store::ImageStore;
 use crate::engine::state::{ContainerRow, Db, StateError};
+use crate::engine::volume::MountsHeld;
 
 /// Default size at which a container's log rotates.
 const LOG_MAX_SIZE: u64 = 20 << 20;
@@ -208,8 +209,13 @@ impl Engine {
         Ok(observe(&self.paths, row))
     }
 
-    /// Writes the files and the runtime spec the container starts with.
-    fn prepare(&self, v: &View, opts: &StartOptions) -> Result<Vec<std::os::fd::OwnedFd>> {
+    /// Writes the files and the runtime spec the container starts with; the sockets of its
+    /// published ports and, with writable mounts, the volumes' fill lock held until it runs.
+    fn prepare(
+        &self,
+        v: &View,
+        opts: &StartOptions,
+    ) -> Result<(Vec<std::os::fd::OwnedFd>, Option<MountsHeld>)> {
         let cfg = v.config.as_ref().ok_or_else(|| ContainerError::Failed {
             name: v.row.name.clone(),
             message: v.config_error.clone().unwrap_or_default(),
@@ -238,7 +244,7 @@ impl Engine {
         std::fs::write(files.join("hosts"), hosts).map_err(io)?;
         std::fs::write(files.join("resolv.conf"), resolv).map_err(io)?;
         let netns = self.prepare_network(v, cfg)?;
-        let sources = self.mount_sources(cfg, &dir.join("rootfs"))?;
+        let (sources, mounts_held) = self.mount_sources(&v.row.id, cfg, &dir.join("rootfs"))?;
         let mut spec = super::spec::build(cfg, &v.row.id, &dir.join("rootfs"), &files, &sources)?;
         if let (Some(path), Some(linux)) = (netns, spec.linux_mut()) {
             if let Some(nss) = linux.namespaces_mut() {
@@ -260,7 +266,7 @@ impl Engine {
             name: v.row.name.clone(),
             message: format!("writing {}: {e}", config.display()),
         })?;
-        self.publish(v, cfg)
+        Ok((self.publish(v, cfg)?, mounts_held))
     }
 
     /// `start`: spawns the monitor and returns once the container's process runs.
@@ -277,7 +283,8 @@ impl Engine {
             return Ok((v, None));
         }
         let t0 = Instant::now();
-        let held = self.prepare(&v, opts)?;
+        // No volume is filled until the container runs (it mounts them meanwhile).
+        let (held, _mounts_held) = self.prepare(&v, opts)?;
         tracing::debug!(elapsed = ?t0.elapsed(), "prepared (rootfs mounted, spec written)");
         // The monitor inherits the sockets holding the published host ports.
         for fd in &held {

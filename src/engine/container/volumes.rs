@@ -1,16 +1,24 @@
 //! The container service's side of volumes: resolving a container's mounts at create,
 //! making their sources ready at start, who uses a volume, and the `volume` commands that
 //! need to know it (rm refuses a volume in use, prune takes the unused ones).
+//!
+//! A start fills an empty volume from its image only when no other running container has
+//! the volume's directory, or one above it, mounted writable (by any volume or bind): such
+//! a container could swap a directory of it for a symlink to a host path during the copy.
+//! The volume then stays as it is, and a later start fills it. Starts with writable mounts
+//! hold the volumes' fill lock shared until their container runs, so a fill never runs
+//! beside a container that is about to mount the same directory either.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use super::config::ContainerConfig;
 use super::mounts::{self, MountPoint};
 use super::service::Engine;
 use super::view::View;
 use super::{ContainerError, Result};
-use crate::engine::volume::{Volume, VolumeError, Volumes};
+use crate::engine::volume::{Fill, MountsHeld, Volume, VolumeError, Volumes};
 
 /// A volume and the containers using it (names; running ones marked).
 #[derive(Debug, Clone)]
@@ -107,14 +115,17 @@ impl Engine {
         Ok(())
     }
 
-    /// At start: the host source of each bind and volume mount point (by destination), made
-    /// ready: missing bind directories created when asked, tmpfs volumes mounted, empty
-    /// volumes filled from the image (whose root filesystem is mounted at `rootfs`).
+    /// At start of container `id`: the host source of each bind and volume mount point (by
+    /// destination), made ready: missing bind directories created when asked, tmpfs volumes
+    /// mounted, empty volumes filled from the image (whose root filesystem is mounted at
+    /// `rootfs`) unless another running container writes to them. With writable mounts, the
+    /// fill lock held shared: keep it until the container runs.
     pub(crate) fn mount_sources(
         &self,
+        id: &str,
         cfg: &ContainerConfig,
-        rootfs: &std::path::Path,
-    ) -> Result<BTreeMap<String, PathBuf>> {
+        rootfs: &Path,
+    ) -> Result<(BTreeMap<String, PathBuf>, Option<MountsHeld>)> {
         let vols = self.volumes();
         let mut out = BTreeMap::new();
         for p in &cfg.mount_points {
@@ -146,14 +157,70 @@ impl Engine {
                     };
                     let src = vols.source(&v)?;
                     if !p.no_copy {
-                        vols.populate(&v, &src, rootfs, &p.destination)?;
+                        let writers = || self.writers_of(&src, id);
+                        let fill = vols.populate(&v, &src, rootfs, &p.destination, writers)?;
+                        if let Fill::Deferred(users) = fill {
+                            tracing::warn!(
+                                "volume {} is not filled from the image's {}: running \
+                                 container(s) {} have its directory mounted writable and \
+                                 could change it during the copy; a start after they \
+                                 stop fills it",
+                                v.name,
+                                p.destination,
+                                users.join(", ")
+                            );
+                        }
                     }
                     out.insert(p.destination.clone(), src);
                 }
                 _ => {}
             }
         }
-        Ok(out)
+        let writable = cfg
+            .mount_points
+            .iter()
+            .any(|p| p.rw && matches!(p.typ.as_str(), "bind" | "volume"));
+        let held = if writable {
+            Some(vols.hold_mounts()?)
+        } else {
+            None
+        };
+        Ok((out, held))
+    }
+
+    /// The running containers other than `except` that have `dir`, or a directory above
+    /// it, mounted writable (by a bind or a volume of any name); running ones whose
+    /// settings cannot be read are counted too.
+    fn writers_of(&self, dir: &Path, except: &str) -> Vec<String> {
+        let Ok(dir) = std::fs::canonicalize(dir) else {
+            return Vec::new();
+        };
+        let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+        let covering: HashSet<(u64, u64)> = dir
+            .ancestors()
+            .filter_map(|d| std::fs::metadata(d).ok().map(id))
+            .collect();
+        let vols = self.volumes();
+        let writes = |p: &MountPoint| {
+            let source = match p.typ.as_str() {
+                "bind" => Some(PathBuf::from(&p.source)),
+                "volume" => vols.get(&p.name).and_then(|v| vols.host_dir(&v)).ok(),
+                _ => None,
+            };
+            p.rw && source
+                .and_then(|s| std::fs::metadata(s).ok())
+                .is_some_and(|m| covering.contains(&id(m)))
+        };
+        self.all_views()
+            .into_iter()
+            .filter(|c| c.row.id != except && c.is_running())
+            .filter(|c| {
+                c.config
+                    .as_ref()
+                    .is_none_or(|cfg| cfg.mount_points.iter().any(writes))
+            })
+            .map(|c| c.row.name)
+            .collect()
     }
 
     /// Every volume with the containers that use it.

@@ -1,8 +1,14 @@
 //! Volumes: named and anonymous data directories under `<root>/volumes/<name>/_data` that
 //! outlive containers. The local driver's options make a volume a bind of a host directory
 //! (`type=none,o=bind,device=/path`) or a tmpfs (`type=tmpfs,o=size=64m`). A volume is
-//! filled once from the image's content at its first mount point ([`copy`]). The engine's
-//! container service decides who uses a volume; this module knows nothing of containers.
+//! filled once from the image's content at its first mount point ([`copy`]), but never
+//! while something that could change its directory meanwhile has it mounted: a container
+//! writing to it could swap a directory of it for a symlink to a host path during the copy.
+//! [`Volumes::populate`] asks the caller who that is, under an engine-wide lock that starts
+//! with writable mounts hold shared until their container runs ([`Volumes::hold_mounts`]);
+//! when someone is, the volume stays as it is (Docker would copy) and a later start fills
+//! it. The engine's container service decides who uses a volume; this module knows nothing
+//! of containers.
 
 pub mod copy;
 
@@ -53,6 +59,25 @@ pub enum VolumeError {
 }
 
 pub type Result<T> = std::result::Result<T, VolumeError>;
+
+/// What [`Volumes::populate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fill {
+    /// Filled before: nothing to do.
+    Before,
+    /// Filled now (`copied`: the image had a directory there and the volume was empty).
+    Now { copied: bool },
+    /// Left as it is: these have its directory mounted writable.
+    Deferred(Vec<String>),
+}
+
+/// The shared side of the fill lock, held by a start with writable mounts from the time
+/// their sources are ready until its container runs: no volume is filled meanwhile, so a
+/// fill never runs beside a container that is about to mount the same directory.
+#[derive(Debug)]
+pub struct MountsHeld {
+    _lock: std::fs::File,
+}
 
 /// The label Docker puts on anonymous volumes.
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
@@ -292,21 +317,68 @@ impl<'a> Volumes<'a> {
         }
     }
 
+    /// The host directory a container binds for this volume, as it is (nothing made or
+    /// mounted).
+    pub fn host_dir(&self, v: &Volume) -> Result<PathBuf> {
+        Ok(match kind_of(&v.options)? {
+            Kind::Bind(device) => device,
+            Kind::Plain | Kind::Tmpfs(_) => v.mountpoint.clone(),
+        })
+    }
+
+    /// The engine-wide fill lock (`<root>/volumes/.fill.lock`, a name no volume can have):
+    /// exclusive while a volume is filled, shared while starts mount writable directories.
+    fn fill_lock(&self, op: rustix::fs::FlockOperation) -> Result<std::fs::File> {
+        let path = self.dir.join(".fill.lock");
+        let io = |e: std::io::Error| VolumeError::Io {
+            name: "(all)".into(),
+            path: path.clone(),
+            source: e,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        rustix::fs::flock(&lock, op).map_err(|e| io(e.into()))?;
+        Ok(lock)
+    }
+
+    /// Takes the fill lock shared for a start whose container mounts writable directories;
+    /// held until the container runs (or its start failed).
+    pub fn hold_mounts(&self) -> Result<MountsHeld> {
+        Ok(MountsHeld {
+            _lock: self.fill_lock(rustix::fs::FlockOperation::LockShared)?,
+        })
+    }
+
     /// Fills the volume from the image's content at `dest` (inside `rootfs`) the first time
-    /// a container mounts it, when the volume is empty. `true` when something was copied.
-    pub fn populate(&self, v: &Volume, source: &Path, rootfs: &Path, dest: &str) -> Result<bool> {
+    /// a container mounts it, when the volume is empty; unless `writers`, asked under the
+    /// fill lock, names anything that has its directory `source` mounted writable (then the
+    /// volume stays as it is and unfilled: a later start fills it).
+    pub fn populate(
+        &self,
+        v: &Volume,
+        source: &Path,
+        rootfs: &Path,
+        dest: &str,
+        writers: impl FnOnce() -> Vec<String>,
+    ) -> Result<Fill> {
         let marker = self.dir.join(&v.name).join("filled");
         if marker.exists() {
-            return Ok(false);
+            return Ok(Fill::Before);
         }
-        // Two containers starting at once: one fills, the other waits and finds it filled.
-        let lock_path = self.dir.join(&v.name).join("lock");
-        let lock =
-            std::fs::File::create(&lock_path).map_err(|e| self.io(&v.name, &lock_path, e))?;
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| self.io(&v.name, &lock_path, e.into()))?;
+        // Two containers starting at once: one fills, the other waits and finds it filled;
+        // a start mounting writable directories waits for the fill, or the fill for it.
+        let _lock = self.fill_lock(rustix::fs::FlockOperation::LockExclusive)?;
         if marker.exists() {
-            return Ok(false);
+            return Ok(Fill::Before);
+        }
+        let writers = writers();
+        if !writers.is_empty() {
+            return Ok(Fill::Deferred(writers));
         }
         let copied =
             copy::copy_up(rootfs, dest, source).map_err(|message| VolumeError::CopyUp {
@@ -315,7 +387,7 @@ impl<'a> Volumes<'a> {
                 message,
             })?;
         std::fs::write(&marker, b"").map_err(|e| self.io(&v.name, &marker, e))?;
-        Ok(copied)
+        Ok(Fill::Now { copied })
     }
 
     /// Removes the volume and its data (the caller checked that no container uses it).
@@ -421,5 +493,51 @@ mod tests {
         vols.remove("data").unwrap();
         assert!(!tmp.path().join("volumes/data").exists());
         assert!(matches!(vols.get("data"), Err(VolumeError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_volume_is_not_filled_while_something_has_it_mounted_writable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::open(tmp.path()).unwrap();
+        let vols = Volumes::new(tmp.path(), &db);
+        let none = BTreeMap::new();
+        let v = vols.create(Some("data"), &none, &none, false).unwrap();
+        let rootfs = tmp.path().join("rootfs");
+        std::fs::create_dir_all(rootfs.join("data")).unwrap();
+        std::fs::write(rootfs.join("data/seed"), b"image").unwrap();
+        let src = vols.source(&v).unwrap();
+        let fill = |writers: Vec<String>| {
+            vols.populate(&v, &src, &rootfs, "/data", move || writers)
+                .unwrap()
+        };
+        assert_eq!(
+            fill(vec!["holder".into()]),
+            Fill::Deferred(vec!["holder".into()])
+        );
+        assert_eq!(std::fs::read_dir(&src).unwrap().count(), 0);
+        assert_eq!(fill(vec![]), Fill::Now { copied: true });
+        assert_eq!(std::fs::read(src.join("seed")).unwrap(), b"image");
+        // Filled once: never again, whoever asks.
+        std::fs::remove_file(src.join("seed")).unwrap();
+        assert_eq!(fill(vec![]), Fill::Before);
+        assert_eq!(std::fs::read_dir(&src).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn held_mounts_keep_fills_out() {
+        use rustix::fs::FlockOperation;
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::open(tmp.path()).unwrap();
+        let vols = Volumes::new(tmp.path(), &db);
+        let held = vols.hold_mounts().unwrap();
+        // Another start may hold it too; a fill may not.
+        let also = vols.hold_mounts().unwrap();
+        let probe = std::fs::File::open(tmp.path().join("volumes/.fill.lock")).unwrap();
+        assert_eq!(
+            rustix::fs::flock(&probe, FlockOperation::NonBlockingLockExclusive),
+            Err(rustix::io::Errno::WOULDBLOCK)
+        );
+        drop((held, also));
+        rustix::fs::flock(&probe, FlockOperation::NonBlockingLockExclusive).unwrap();
     }
 }
