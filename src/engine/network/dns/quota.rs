@@ -40,8 +40,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            rate: 1000.0,
-            burst: 2000.0,
+            rate: 2000.0,
+            burst: 4000.0,
             in_flight: 256,
             in_flight_per_client: 32,
             attempt: Duration::from_secs(2),

@@ -184,21 +184,21 @@ impl Server {
     }
 
     fn read_udp(&mut self, now: Instant) {
+        let mut buf = std::mem::take(&mut self.buf);
         for _ in 0..UDP_BATCH {
-            let (n, from) = match self.udp.recv_from(&mut self.buf) {
+            let (n, from) = match self.udp.recv_from(&mut buf) {
                 Ok(got) => got,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => continue,
             };
             let Some(client) = self.ours(client_v4(from)) else {
                 continue;
             };
-            if !self.quotas.admit(&self.limits, client, now) {
-                continue;
+            if self.quotas.admit(&self.limits, client, now) {
+                self.query(To::Udp(from), client, &buf[..n], now);
             }
-            let query = self.buf[..n].to_vec();
-            self.query(To::Udp(from), client, &query, now);
         }
+        self.buf = buf;
     }
 
     fn accept(&mut self, now: Instant) {
