@@ -10,6 +10,7 @@ mod network;
 mod runtime;
 mod runtime_control;
 mod runtime_isolation;
+mod sec_dns;
 mod sec_escape;
 mod sec_layers;
 mod sec_mounts;

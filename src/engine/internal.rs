@@ -54,7 +54,8 @@ pub fn entry(argv: &[std::ffi::OsString]) {
     let arg = |i: usize| argv.get(i).and_then(|a| a.to_str());
     let path = |i: usize| argv.get(i).map(std::path::PathBuf::from);
     if let (Some("__dns"), Some(_)) = (arg(1), arg(2)) {
-        if let (Some(dir), Some(listen)) = (path(2), arg(3).and_then(|a| a.parse().ok())) {
+        // `__dns DIR ADDR/PREFIX [UPSTREAM...]`: the prefix is the served clients' subnet.
+        if let (Some(dir), Some(listen)) = (path(2), arg(3)) {
             let ups = argv[4..]
                 .iter()
                 .filter_map(|a| a.to_str()?.parse().ok())

@@ -11,6 +11,9 @@
 //! - `out-B`, for packets leaving `B`: accepted, or dropped for an `--internal` network;
 //!
 //! and in `postrouting`, traffic from `S` leaving through another interface is masqueraded.
+//! In `input`, DNS queries for a network's gateway (its DNS server) that arrive through
+//! another network's bridge are dropped: a container answers to its own network's server
+//! only (the server checks the source address as well).
 //! Rules are built as nft JSON and checked against the `nftables` crate's schema types.
 
 use serde_json::{json, Value};
@@ -24,6 +27,8 @@ pub const TABLE: &str = "berth";
 pub struct NetworkRules {
     pub bridge: String,
     pub subnet: Subnet,
+    /// The bridge's address, where the network's DNS server listens.
+    pub gateway: std::net::Ipv4Addr,
     pub internal: bool,
 }
 
@@ -172,6 +177,28 @@ fn port_rules(cmds: &mut Vec<Value>, ports: &[PortRule]) {
     }
 }
 
+/// Drops queries for a network's DNS server (its gateway, port 53) from any interface but
+/// its bridge and the host's loopback (the `input` chain is made by [`port_rules`]). A
+/// packet from another bridge is routed to the local address, not forwarded, so the
+/// `in-` chains never see it.
+fn dns_rules(cmds: &mut Vec<Value>, networks: &[NetworkRules]) {
+    for n in networks {
+        for proto in ["udp", "tcp"] {
+            cmds.push(rule(
+                "input",
+                vec![
+                    daddr("==", &n.gateway.to_string(), None),
+                    json!({"match": {"op": "==",
+                        "left": {"payload": {"protocol": proto, "field": "dport"}}, "right": 53}}),
+                    is_not("iifname", &n.bridge),
+                    is_not("iifname", "lo"),
+                    verdict("drop"),
+                ],
+            ));
+        }
+    }
+}
+
 /// The commands that replace berth's table with one for `networks` and `ports` (no
 /// networks: the table goes).
 pub fn ruleset(networks: &[NetworkRules], ports: &[PortRule]) -> Value {
@@ -247,6 +274,7 @@ pub fn ruleset(networks: &[NetworkRules], ports: &[PortRule]) -> Value {
         ));
     }
     port_rules(&mut cmds, ports);
+    dns_rules(&mut cmds, networks);
     json!({ "nftables": cmds })
 }
 
@@ -350,11 +378,13 @@ mod tests {
             NetworkRules {
                 bridge: "berth0".into(),
                 subnet: Subnet::parse("172.17.0.0/16").unwrap(),
+                gateway: "172.17.0.1".parse().unwrap(),
                 internal: false,
             },
             NetworkRules {
                 bridge: "bth-back".into(),
                 subnet: Subnet::parse("172.18.0.0/24").unwrap(),
+                gateway: "172.18.0.1".parse().unwrap(),
                 internal: true,
             },
         ];
@@ -385,6 +415,22 @@ mod tests {
         assert_eq!(text.matches("masquerade").count(), 3);
         // A loopback binding has no prerouting rule: only the host reaches it.
         assert_eq!(text.matches("\"dnat\":").count(), 3, "{text}");
+        // Each network's DNS server takes queries from its own bridge (or the host) only.
+        let drops: Vec<&Value> = v["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                let r = &c["add"]["rule"];
+                r["chain"] == "input" && r.to_string().contains("\"right\":53")
+            })
+            .collect();
+        assert_eq!(drops.len(), 4, "{drops:?}");
+        let first = drops[0].to_string();
+        assert!(
+            first.contains("172.17.0.1") && first.contains("berth0") && first.contains("\"lo\""),
+            "{first}"
+        );
         // No networks: the table is removed.
         let none = ruleset(&[], &[]);
         assert_eq!(none["nftables"].as_array().unwrap().len(), 2);

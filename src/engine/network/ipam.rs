@@ -46,6 +46,14 @@ impl Subnet {
         Ok(Subnet { addr, prefix })
     }
 
+    /// The subnet of `prefix` bits that holds `ip` (`172.18.0.1`, 16: `172.18.0.0/16`).
+    pub fn containing(ip: Ipv4Addr, prefix: u8) -> Option<Subnet> {
+        (prefix <= 32).then(|| Subnet {
+            addr: Ipv4Addr::from(u32::from(ip) & Subnet::mask(prefix)),
+            prefix,
+        })
+    }
+
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         u32::from(ip) & Subnet::mask(self.prefix) == u32::from(self.addr)
     }

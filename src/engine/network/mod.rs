@@ -130,6 +130,7 @@ impl Network {
         firewall::NetworkRules {
             bridge: self.bridge.clone(),
             subnet: self.subnet,
+            gateway: self.gateway,
             internal: self.internal,
         }
     }
@@ -234,7 +235,8 @@ impl<'a> Networks<'a> {
         let mut child = std::process::Command::new("/proc/self/exe")
             .arg("__dns")
             .arg(&dir)
-            .arg(n.gateway.to_string())
+            // It serves this network's subnet only.
+            .arg(format!("{}/{}", n.gateway, n.subnet.prefix))
             .args(&ups)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())

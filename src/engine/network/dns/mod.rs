@@ -11,12 +11,28 @@
 //! servers of the engine config). Any berth command that starts a container on the network
 //! restarts a server that died (found by its pid file, checked against the process's start
 //! time); `network rm` stops it.
+//!
+//! The server is one thread and one poll loop (`server`) with bounds on everything a client
+//! can make it hold: forwarded queries in flight (`forward`: a bounded table, each with a
+//! deadline), TCP connections (`tcp`: a cap, idle deadlines), and per-client rates and
+//! shares (`quota`, whose [`Limits`] hold the numbers). It serves its own network only: a query from another source address
+//! is dropped (and the firewall drops such packets before they arrive).
+
+mod forward;
+mod quota;
+mod server;
+mod tcp;
+#[cfg(test)]
+mod tests;
+
+pub use quota::Limits;
+pub use server::{parse_listen, Server};
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::{rdata::A, RData, Record, RecordType};
@@ -71,18 +87,18 @@ pub fn write_records(network_dir: &Path, records: &Records) -> std::io::Result<(
 
 /// Our answer to a query from `client`, or `None` to forward it.
 pub fn answer(records: &Records, client: Ipv4Addr, query: &[u8]) -> Option<Vec<u8>> {
-    answer_with(records, client, query, &mut |_, _| None)
+    let msg = Message::from_vec(query).ok()?;
+    answer_with(records, client, &msg, &mut |_, _| None)
 }
 
-/// [`answer`], where `others(network, name)` looks a name up in another network's records
-/// (for the networks the client also joined).
+/// [`answer`] for a parsed query, where `others(network, name)` looks a name up in another
+/// network's records (for the networks the client also joined).
 pub fn answer_with(
     records: &Records,
     client: Ipv4Addr,
-    query: &[u8],
+    msg: &Message,
     others: &mut dyn FnMut(&str, &str) -> Option<Vec<Ipv4Addr>>,
 ) -> Option<Vec<u8>> {
-    let msg = Message::from_vec(query).ok()?;
     let q = msg.queries.first()?;
     let name = q.name().to_ascii();
     let ips: Vec<Ipv4Addr> = match records.lookup(client, &name) {
@@ -108,47 +124,6 @@ pub fn answer_with(
         }
     }
     resp.to_vec().ok()
-}
-
-/// A SERVFAIL for a query nobody could answer.
-fn servfail(query: &[u8]) -> Option<Vec<u8>> {
-    let msg = Message::from_vec(query).ok()?;
-    let mut resp = Message::error_msg(
-        msg.metadata.id,
-        msg.metadata.op_code,
-        ResponseCode::ServFail,
-    );
-    resp.metadata.recursion_available = true;
-    for q in msg.queries {
-        resp.add_query(q);
-    }
-    resp.to_vec().ok()
-}
-
-/// Asks the upstream servers in turn (UDP, 2 s each).
-fn forward(upstreams: &[SocketAddr], query: &[u8]) -> Option<Vec<u8>> {
-    for up in upstreams {
-        let bind: SocketAddr = if up.is_ipv4() {
-            "0.0.0.0:0".parse().expect("an address")
-        } else {
-            "[::]:0".parse().expect("an address")
-        };
-        let Ok(s) = UdpSocket::bind(bind) else {
-            continue;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        if s.send_to(query, up).is_err() {
-            continue;
-        }
-        let mut buf = vec![0u8; 65535];
-        if let Ok((n, from)) = s.recv_from(&mut buf) {
-            if from == *up {
-                buf.truncate(n);
-                return Some(buf);
-            }
-        }
-    }
-    servfail(query)
 }
 
 /// A records file, reloaded when it changed.
@@ -183,14 +158,14 @@ impl Source {
 }
 
 /// This network's records and, on demand, those of the other networks beside it.
-struct Sources {
+pub struct Sources {
     own: Source,
     dir: PathBuf,
     others: BTreeMap<String, Source>,
 }
 
 impl Sources {
-    fn new(network_dir: &Path) -> Sources {
+    pub fn new(network_dir: &Path) -> Sources {
         Sources {
             own: Source::new(records_path(network_dir)),
             dir: network_dir
@@ -201,7 +176,7 @@ impl Sources {
         }
     }
 
-    fn answer(&mut self, client: Ipv4Addr, query: &[u8]) -> Option<Vec<u8>> {
+    fn answer(&mut self, client: Ipv4Addr, query: &Message) -> Option<Vec<u8>> {
         let Sources { own, dir, others } = self;
         answer_with(own.get(), client, query, &mut |net, name| {
             if net.contains('/') || net.starts_with('.') {
@@ -218,22 +193,22 @@ impl Sources {
     }
 }
 
-fn client_v4(addr: SocketAddr) -> Ipv4Addr {
-    match addr {
-        SocketAddr::V4(a) => *a.ip(),
-        SocketAddr::V6(a) => a.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
-    }
-}
-
-/// The server's main loop: binds `listen:53` (UDP and TCP), reports `ready` on stdout (the
-/// starting command waits for it), then answers until killed.
-pub fn serve(
-    network_dir: &Path,
-    listen: Ipv4Addr,
-    upstreams: Vec<SocketAddr>,
-) -> std::io::Result<()> {
-    let udp = UdpSocket::bind((listen, 53))?;
-    let tcp = TcpListener::bind((listen, 53))?;
+/// The server process: binds `listen:53` (UDP and TCP; `listen` is `ADDR/PREFIX`, the
+/// prefix giving the clients' subnet), reports `ready` on stdout (the starting command waits
+/// for it), then answers until killed.
+pub fn serve(network_dir: &Path, listen: &str, upstreams: Vec<SocketAddr>) -> std::io::Result<()> {
+    let (addr, clients) = parse_listen(listen)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let udp = UdpSocket::bind((addr, 53))?;
+    let tcp = TcpListener::bind((addr, 53))?;
+    let mut server = Server::new(
+        udp,
+        tcp,
+        clients,
+        Sources::new(network_dir),
+        upstreams,
+        Limits::default(),
+    )?;
     let _ = rustix::process::setsid();
     println!("ready");
     let _ = std::io::stdout().flush();
@@ -241,51 +216,7 @@ pub fn serve(
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&null);
     }
-    let ups = upstreams.clone();
-    let tcp_dir = network_dir.to_path_buf();
-    std::thread::spawn(move || {
-        let mut sources = Sources::new(&tcp_dir);
-        for conn in tcp.incoming().flatten() {
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            let client = conn
-                .peer_addr()
-                .map(client_v4)
-                .unwrap_or(Ipv4Addr::UNSPECIFIED);
-            let mut conn = conn;
-            let mut len = [0u8; 2];
-            if conn.read_exact(&mut len).is_err() {
-                continue;
-            }
-            let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
-            if conn.read_exact(&mut q).is_err() {
-                continue;
-            }
-            let reply = sources.answer(client, &q).or_else(|| forward(&ups, &q));
-            if let Some(r) = reply {
-                let _ = conn.write_all(&(r.len() as u16).to_be_bytes());
-                let _ = conn.write_all(&r);
-            }
-        }
-    });
-    let mut sources = Sources::new(network_dir);
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let Ok((n, from)) = udp.recv_from(&mut buf) else {
-            continue;
-        };
-        let q = buf[..n].to_vec();
-        if let Some(r) = sources.answer(client_v4(from), &q) {
-            let _ = udp.send_to(&r, from);
-            continue;
-        }
-        // Forwarding waits on the network: off the answering loop.
-        let (sock, ups) = (udp.try_clone()?, upstreams.clone());
-        std::thread::spawn(move || {
-            if let Some(r) = forward(&ups, &q) {
-                let _ = sock.send_to(&r, from);
-            }
-        });
-    }
+    server.run(&std::sync::atomic::AtomicBool::new(false))
 }
 
 /// The upstream servers: `configured` (`ADDR` or `ADDR:PORT`) or the host's resolv.conf.
@@ -306,82 +237,4 @@ pub fn upstreams(configured: &[String]) -> Vec<SocketAddr> {
         .filter_map(|l| l.trim().strip_prefix("nameserver"))
         .filter_map(|s| parse(s.trim()))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hickory_proto::op::{OpCode, Query};
-    use hickory_proto::rr::Name;
-
-    fn query(name: &str, t: RecordType) -> Vec<u8> {
-        let mut m = Message::new(7, MessageType::Query, OpCode::Query);
-        m.metadata.recursion_desired = true;
-        m.add_query(Query::query(Name::from_ascii(name).unwrap(), t));
-        m.to_vec().unwrap()
-    }
-
-    fn ips(resp: &[u8]) -> Vec<Ipv4Addr> {
-        Message::from_vec(resp)
-            .unwrap()
-            .answers
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::A(a) => Some(a.0),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn names_aliases_and_links() {
-        let mut r = Records::default();
-        let web1: Ipv4Addr = "172.18.0.2".parse().unwrap();
-        let web2: Ipv4Addr = "172.18.0.3".parse().unwrap();
-        let client: Ipv4Addr = "172.18.0.9".parse().unwrap();
-        r.add("Web1", web1);
-        r.add("web", web1);
-        r.add("web", web2);
-        r.links
-            .entry(client)
-            .or_default()
-            .insert("db-alias".into(), "web1".into());
-        let a = answer(&r, client, &query("web1.", RecordType::A)).unwrap();
-        assert_eq!(ips(&a), vec![web1]);
-        let a = answer(&r, client, &query("WEB", RecordType::A)).unwrap();
-        assert_eq!(
-            ips(&a),
-            vec![web1, web2],
-            "a shared alias has every address"
-        );
-        // A link alias is the linking container's only.
-        let a = answer(&r, client, &query("db-alias", RecordType::A)).unwrap();
-        assert_eq!(ips(&a), vec![web1]);
-        assert!(answer(&r, web2, &query("db-alias", RecordType::A)).is_none());
-        // AAAA of a known name: an empty answer, not a forward.
-        let a = answer(&r, client, &query("web", RecordType::AAAA)).unwrap();
-        let m = Message::from_vec(&a).unwrap();
-        assert!(m.answers.is_empty() && m.metadata.response_code == ResponseCode::NoError);
-        // Unknown names are forwarded.
-        assert!(answer(&r, client, &query("example.org.", RecordType::A)).is_none());
-        // Nobody to forward to: SERVFAIL with the same ID.
-        let f = forward(&[], &query("example.org.", RecordType::A)).unwrap();
-        let m = Message::from_vec(&f).unwrap();
-        assert_eq!(
-            (m.metadata.id, m.metadata.response_code),
-            (7, ResponseCode::ServFail)
-        );
-    }
-
-    #[test]
-    fn upstreams_from_config_or_resolv_conf() {
-        let u = upstreams(&["127.0.0.1:5353".into(), "10.0.0.1".into(), "bad".into()]);
-        assert_eq!(
-            u,
-            vec![
-                "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
-                "10.0.0.1:53".parse().unwrap()
-            ]
-        );
-    }
 }
