@@ -79,7 +79,7 @@ pub(crate) fn merge(req: &CreateRequest, image_config: &Value) -> ContainerConfi
             }
         }
     }
-    c.exposed_ports = serde_json::from_value(ic["ExposedPorts"].clone()).unwrap_or_default();
+    c.exposed_ports = image_exposed_ports(&ic["ExposedPorts"]);
     // `--expose` and the ports `-p` publishes add to the image's.
     c.exposed_ports.extend(req.config.exposed_ports.clone());
     for key in req.config.host.port_bindings.keys() {
@@ -108,6 +108,31 @@ pub(crate) fn random_name(id: &str) -> String {
         RIGHT[b[1] as usize % 8],
         &id[4..8]
     )
+}
+
+/// An image's ExposedPorts as `PORT/tcp|udp` keys: what `-P` publishes and the firewall
+/// names. An image is hostile input: a key berth cannot publish (sctp, a range, a port out of
+/// 1..=65535, anything else) is left out with a warning, never passed on.
+fn image_exposed_ports(
+    v: &serde_json::Value,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut out = std::collections::BTreeMap::new();
+    for key in v.as_object().map(|m| m.keys()).into_iter().flatten() {
+        let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let ok = matches!(proto, "tcp" | "udp")
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|p| p > 0);
+        if ok {
+            let port: u16 = port.parse().expect("checked");
+            out.insert(format!("{port}/{proto}"), serde_json::json!({}));
+        } else {
+            tracing::warn!(
+                "the image exposes `{}`, which berth cannot publish (PORT/tcp or PORT/udp): left out",
+                key.escape_debug()
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -143,6 +168,16 @@ mod tests {
         assert_eq!(c.labels["from"], "user");
         assert_eq!(c.labels["keep"], "yes");
         assert!(c.exposed_ports.contains_key("80/tcp") && c.volumes.contains_key("/data"));
+        // What an image exposes that berth cannot publish is left out.
+        let odd = serde_json::json!({"config": {"ExposedPorts": {
+            "53/udp": {}, "8080": {}, "0080/tcp": {}, "9/sctp": {}, "1-3/tcp": {}, "0/tcp": {},
+            "70000/tcp": {}, "x/tcp": {}, "+1/tcp": {}, "22/tcp\n": {},
+        }}});
+        let ports: Vec<String> = merge(&CreateRequest::default(), &odd)
+            .exposed_ports
+            .into_keys()
+            .collect();
+        assert_eq!(ports, ["53/udp", "80/tcp", "8080/tcp"]);
         assert_eq!(c.health.as_ref().unwrap().retries, 3);
         // A Dockerfile's HEALTHCHECK without options stores the test alone.
         let bare = serde_json::json!({"config": {"Healthcheck": {"Test": ["CMD", "true"]}}});
