@@ -10,4 +10,5 @@ mod network;
 mod runtime;
 mod runtime_control;
 mod runtime_isolation;
+mod sec_setup_hang;
 mod volume;
