@@ -359,6 +359,7 @@ fn oci_start_of_a_stopped_setup_process_has_a_deadline_and_delete_force_cleans_u
 /// The container's cgroup made frozen before its setup process joins it: the setup hangs,
 /// deterministically, without ever reporting. Thawed, emptied and removed when dropped.
 struct FrozenCgroup {
+    id: String,
     dir: PathBuf,
     v2: bool,
 }
@@ -373,7 +374,11 @@ impl FrozenCgroup {
             base.join("freezer/berth").join(id)
         };
         std::fs::create_dir_all(&dir).unwrap();
-        let f = FrozenCgroup { dir, v2 };
+        let f = FrozenCgroup {
+            id: id.to_string(),
+            dir,
+            v2,
+        };
         f.set(true);
         f
     }
@@ -398,18 +403,25 @@ impl FrozenCgroup {
 
 impl Drop for FrozenCgroup {
     fn drop(&mut self) {
-        if !self.dir.exists() {
-            return;
-        }
-        self.set(false);
-        // The container's own processes only (this cgroup is the container's).
-        for pid in self.pids() {
-            if let Some(p) = rustix::process::Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        if self.dir.exists() {
+            self.set(false);
+            // The container's own processes only (this cgroup is the container's).
+            for pid in self.pids() {
+                if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                    let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                }
             }
         }
+        // Its directories in every hierarchy (the runtime made them), once empty.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::fs::remove_dir(&self.dir).is_err() && Instant::now() < deadline {
+        loop {
+            let left = cgroup_dirs(&self.id);
+            for d in &left {
+                let _ = std::fs::remove_dir(d);
+            }
+            if left.is_empty() || Instant::now() > deadline {
+                return;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -534,9 +546,70 @@ fn a_setup_that_never_reports_fails_the_start_in_time_and_leaves_nothing() {
     assert!(stderr(&out).contains("did not report"), "{}", stderr(&out));
     // The monitor cleaned up after the setup it gave up on: nothing of it is left running.
     assert!(frozen.pids().is_empty(), "{:?}", frozen.pids());
-    let v = b.inspect("container", "mute");
-    assert_eq!(v["State"]["Status"], "exited");
+    // Its monitor records the failure and ends.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = b.inspect("container", "mute");
+        if v["State"]["Status"] == "exited" {
+            assert!(
+                v["State"]["Error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("did not report")),
+                "{v}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     b.cli_ok(&["container", "rm", "mute"]);
     assert_eq!(leftovers_of(&b, &id), Vec::<String>::new());
     drop(frozen);
+}
+
+#[test]
+fn a_first_setup_stage_that_never_reports_is_not_waited_on_without_end() {
+    if !root_or_skip("a_first_setup_stage_that_never_reports_is_not_waited_on_without_end") {
+        return;
+    }
+    let b = Berth::new();
+    let id = format!("hangstage1-{}", std::process::id());
+    let _cleanup = OciCleanup {
+        b: &b,
+        ids: vec![id.clone()],
+    };
+    // Joining a PID namespace by path takes the first stage; its network namespace "path" is
+    // a FIFO nobody writes to, so opening it blocks that stage for good.
+    let fifo = b.path().join("not-a-namespace");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let fifo = fifo.to_str().unwrap().to_string();
+    let own_pid_ns = format!("/proc/{}/ns/pid", std::process::id());
+    let bundle = b.bundle("b1", &["true"], |spec| {
+        for ns in spec["linux"]["namespaces"].as_array_mut().unwrap() {
+            match ns["type"].as_str() {
+                Some("pid") => ns["path"] = serde_json::json!(own_pid_ns),
+                Some("network") => ns["path"] = serde_json::json!(fifo),
+                _ => {}
+            }
+        }
+    });
+    let t = Instant::now();
+    let out = oci_within(
+        &b,
+        &["create", "-b", bundle.to_str().unwrap(), &id],
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("did not report"), "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(50), "{:?}", t.elapsed());
+    assert!(stderr(&b.oci(&["state", &id])).contains("does not exist"));
+    assert!(cgroup_dirs(&id).is_empty(), "{:?}", cgroup_dirs(&id));
 }

@@ -193,6 +193,10 @@ pub fn mount_target(root: &Root, dest: &Path, kind: Kind) -> Result<OwnedFd, Str
     if let Some(e) = refusal(dest, &clean_path, &resolved, on_kernel_fs(&ancestor)) {
         return Err(e);
     }
+    if have == names.len() {
+        // It all exists: the descriptor checked is the one mounted onto.
+        return Ok(ancestor);
+    }
     drop(ancestor);
     let fd = match ensure(root, &rel, kind) {
         Ok(fd) => fd,
