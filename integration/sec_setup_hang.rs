@@ -335,7 +335,7 @@ fn oci_start_of_a_stopped_setup_process_has_a_deadline_and_delete_force_cleans_u
     });
     assert!(!out.status.success(), "started: {}", stdout(&out));
     assert!(
-        stderr(&out).contains("did not start within"),
+        stderr(&out).contains("did not start: its process did not pass the exec FIFO within"),
         "{}",
         stderr(&out)
     );

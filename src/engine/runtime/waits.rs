@@ -128,8 +128,8 @@ pub(super) fn wait_for_exec(
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
             return Err(failed(format!(
-                "it did not start within {} s: its process never passed the exec FIFO \
-                 (stopped, frozen or stuck); it was killed, remove it with `delete --force`",
+                "its process did not pass the exec FIFO within {} s (stopped, frozen or \
+                 stuck); it was killed: remove the container with `delete`",
                 limit.as_secs()
             )));
         }
@@ -140,17 +140,22 @@ pub(super) fn wait_for_exec(
     }
 }
 
-/// Removes the cgroup recorded in the container's directory (its processes gone: a
-/// directory the kernel still counts busy is tried again, up to [`KILL_DEADLINE`]).
+/// How long an emptied cgroup that the kernel still counts busy is tried again.
+const RMDIR_RETRY: Duration = Duration::from_secs(1);
+
+/// Removes the cgroup recorded in the container's directory. One the kernel still counts
+/// busy just after its last process went is tried again for a moment; one with processes
+/// (another container's, when cgroups are shared) is left at once.
 pub(super) fn remove_cgroup(d: &Path) {
     let Some(rel) = cgroup_rel(d) else {
         return;
     };
     let base = Path::new(cgroup::ROOT);
-    let deadline = Instant::now() + KILL_DEADLINE;
+    let deadline = Instant::now() + RMDIR_RETRY;
     loop {
         cgroup::remove(base, &rel);
-        if cgroup::dirs(base, &rel).iter().all(|d| !d.exists()) || Instant::now() > deadline {
+        let left = cgroup::dirs(base, &rel).iter().any(|d| d.exists());
+        if !left || !cgroup_members(d).is_empty() || Instant::now() > deadline {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -178,20 +183,37 @@ fn cgroup_members(d: &Path) -> Vec<i32> {
     pids
 }
 
+/// True when the container has no PID namespace of its own, so processes of its can outlive
+/// its first one and only its cgroup finds them (runc's rule). With a namespace of its own,
+/// the kernel ends them all with the first; its cgroup's other members are then not taken
+/// for its own (another state root's container of the same ID shares `berth/<id>`).
+fn shares_pid_namespace(d: &Path) -> bool {
+    oci_spec::runtime::Spec::load(d.join("config.json")).is_ok_and(|spec| {
+        !spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none())
+    })
+}
+
 /// Kills the container's processes, whatever they are doing (running, stopped, frozen, stuck
-/// in setup): its recorded process (same PID, same start time) and every process in its
-/// cgroup, the cgroup thawed first (a frozen process cannot die); waits until they are gone,
-/// up to [`KILL_DEADLINE`].
+/// in setup): its recorded process (same PID, same start time) and, when it shares a PID
+/// namespace ([`shares_pid_namespace`]), every process in its cgroup; the cgroup is thawed
+/// (a frozen process cannot die). Waits until they are gone, up to [`KILL_DEADLINE`].
 pub(super) fn end_processes(d: &Path, st: Option<&ContainerState>) {
     use rustix::process::{kill_process, Pid, Signal};
     let rel = cgroup_rel(d);
     let base = Path::new(cgroup::ROOT);
     let deadline = Instant::now() + KILL_DEADLINE;
+    let all = shares_pid_namespace(d);
     loop {
         let own = st
             .filter(|s| s.pid > 0 && start_time(s.pid) == Some(s.pid_start))
             .map(|s| s.pid);
-        let members = cgroup_members(d);
+        let members = if all { cgroup_members(d) } else { Vec::new() };
         if own.is_none() && members.is_empty() {
             return;
         }
@@ -274,7 +296,10 @@ mod tests {
         let t = Instant::now();
         let e = wait_for_exec(&r, &st, Duration::from_millis(200)).unwrap_err();
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
-        assert!(e.to_string().contains("did not start within"), "{e}");
+        assert!(
+            e.to_string().contains("did not pass the exec FIFO within"),
+            "{e}"
+        );
         let status = child.wait().unwrap();
         assert!(!status.success(), "killed");
         // It is gone already: said at once.
@@ -282,6 +307,28 @@ mod tests {
         let e = wait_for_exec(&r, &st, Duration::from_secs(5)).unwrap_err();
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         assert!(e.to_string().contains("exited before"), "{e}");
+    }
+
+    #[test]
+    fn only_a_container_sharing_a_pid_namespace_is_ended_through_its_cgroup() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let spec = |namespaces: serde_json::Value| {
+            let spec: oci_spec::runtime::Spec = serde_json::from_value(serde_json::json!({
+                "ociVersion": "1.0.2", "linux": {"namespaces": namespaces}
+            }))
+            .unwrap();
+            spec.save(d.join("config.json")).unwrap();
+        };
+        spec(serde_json::json!([{"type": "pid"}, {"type": "mount"}]));
+        assert!(
+            !shares_pid_namespace(d),
+            "its first process takes the rest along"
+        );
+        spec(serde_json::json!([{"type": "pid", "path": "/proc/1/ns/pid"}]));
+        assert!(shares_pid_namespace(d));
+        spec(serde_json::json!([{"type": "mount"}]));
+        assert!(shares_pid_namespace(d), "the host's");
     }
 
     #[test]
