@@ -71,8 +71,9 @@ fn oci_within(b: &Berth, args: &[&str], limit: Duration) -> Result<Output, Strin
 }
 
 /// The symlinks a hostile image (or bundle root) holds: (path, link text).
-const LINKS: [(&str, &str); 10] = [
+const LINKS: [(&str, &str); 11] = [
     ("data", "/proc"),
+    ("dotdot", "../proc"),
     ("psys", "/proc/sys"),
     ("etc/up", "../proc"),
     ("rel", "proc"),
@@ -85,8 +86,9 @@ const LINKS: [(&str, &str); 10] = [
 ];
 
 /// Destinations through those links: (spelled, where it leads inside the root).
-const THROUGH: [(&str, &str); 8] = [
+const THROUGH: [(&str, &str); 9] = [
     ("/data", "/proc"),
+    ("/dotdot", "/proc"),
     ("/psys", "/proc/sys"),
     ("/etc/up", "/proc"),
     ("/rel", "/proc"),

@@ -151,10 +151,15 @@ fn in_root_path(root: &Root, fd: impl AsFd) -> Option<std::path::PathBuf> {
 /// Why a mount on `resolved` is refused when `spelled` was asked for: a symlink in the root
 /// filesystem led it onto the root itself or into the kernel's /proc or /sys (where a mount
 /// would hide or replace what the runtime and the container's process rely on).
-fn refusal(spelled: &Path, clean: &Path, resolved: &Path, kernel_fs: bool) -> Option<String> {
+fn refusal(
+    spelled: &Path,
+    clean: &Path,
+    resolved: &Path,
+    kernel_fs: impl FnOnce() -> bool,
+) -> Option<String> {
     let why = if resolved == Path::new("/") {
         "the container's root itself cannot be a mount target"
-    } else if resolved != clean && (is_kernel_path(resolved) || kernel_fs) {
+    } else if resolved != clean && (is_kernel_path(resolved) || kernel_fs()) {
         "/proc and /sys belong to the kernel; a mount cannot be led there through a symlink"
     } else {
         return None;
@@ -190,7 +195,7 @@ pub fn mount_target(root: &Root, dest: &Path, kind: Kind) -> Result<OwnedFd, Str
     let (have, ancestor) = deepest(root, &names);
     let mut resolved = whereabouts(&ancestor)?;
     resolved.extend(&names[have..]);
-    if let Some(e) = refusal(dest, &clean_path, &resolved, on_kernel_fs(&ancestor)) {
+    if let Some(e) = refusal(dest, &clean_path, &resolved, || on_kernel_fs(&ancestor)) {
         return Err(e);
     }
     if have == names.len() {
@@ -207,7 +212,7 @@ pub fn mount_target(root: &Root, dest: &Path, kind: Kind) -> Result<OwnedFd, Str
     // Again on what the mount goes onto: the tree may have changed meanwhile (a volume
     // another container writes to).
     let resolved = whereabouts(&fd)?;
-    if let Some(e) = refusal(dest, &clean_path, &resolved, on_kernel_fs(&fd)) {
+    if let Some(e) = refusal(dest, &clean_path, &resolved, || on_kernel_fs(&fd)) {
         return Err(e);
     }
     Ok(fd)

@@ -150,37 +150,39 @@ pub(super) fn remove_cgroup(d: &Path) {
     let Some(rel) = cgroup_rel(d) else {
         return;
     };
-    let base = Path::new(cgroup::ROOT);
     let deadline = Instant::now() + RMDIR_RETRY;
     loop {
-        cgroup::remove(base, &rel);
-        let left = cgroup::dirs(base, &rel).iter().any(|d| d.exists());
-        if !left || !cgroup_members(d).is_empty() || Instant::now() > deadline {
+        let mut busy = false;
+        for dir in cgroup::dirs(Path::new(cgroup::ROOT), &rel) {
+            if let Err(e) = std::fs::remove_dir(&dir) {
+                busy |= e.kind() != std::io::ErrorKind::NotFound;
+            }
+        }
+        if !busy || !members(&rel).is_empty() || Instant::now() > deadline {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
-/// Every process in the container's cgroup, in any hierarchy (a setup process that stopped
-/// midway may have joined some only).
-fn cgroup_members(d: &Path) -> Vec<i32> {
-    let Some(rel) = cgroup_rel(d) else {
+/// The processes in the container's cgroup `rel`, read where a setup process lands first:
+/// the unified hierarchy (it is cloned into it), else the first v1 one it joins.
+fn members(rel: &Path) -> Vec<i32> {
+    let base = Path::new(cgroup::ROOT);
+    let dirs = cgroup::dirs(base, rel);
+    let unified = base.join("unified");
+    let Some(dir) = dirs
+        .iter()
+        .find(|d| d.starts_with(&unified))
+        .or(dirs.first())
+    else {
         return Vec::new();
     };
-    let mut pids: Vec<i32> = cgroup::dirs(Path::new(cgroup::ROOT), &rel)
-        .iter()
-        .flat_map(|dir| {
-            std::fs::read_to_string(dir.join("cgroup.procs"))
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .collect::<Vec<i32>>()
-        })
-        .collect();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 /// True when the container has no PID namespace of its own, so processes of its can outlive
@@ -208,16 +210,20 @@ pub(super) fn end_processes(d: &Path, st: Option<&ContainerState>) {
     let rel = cgroup_rel(d);
     let base = Path::new(cgroup::ROOT);
     let deadline = Instant::now() + KILL_DEADLINE;
-    let all = shares_pid_namespace(d);
+    // Read from the spec only when the cgroup has members at all (not after a plain exit).
+    let mut all = None;
     loop {
         let own = st
             .filter(|s| s.pid > 0 && start_time(s.pid) == Some(s.pid_start))
             .map(|s| s.pid);
-        let members = if all { cgroup_members(d) } else { Vec::new() };
-        if own.is_none() && members.is_empty() {
+        let mut others = rel.as_deref().map(members).unwrap_or_default();
+        if !others.is_empty() && !*all.get_or_insert_with(|| shares_pid_namespace(d)) {
+            others.clear();
+        }
+        if own.is_none() && others.is_empty() {
             return;
         }
-        for pid in own.into_iter().chain(members) {
+        for pid in own.into_iter().chain(others) {
             if let Some(pid) = Pid::from_raw(pid) {
                 let _ = kill_process(pid, Signal::KILL);
             }
