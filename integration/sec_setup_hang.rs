@@ -201,6 +201,21 @@ fn cli_mount_targets_through_image_symlinks_into_proc_or_sys_are_refused() {
             assert!(rm.status.success(), "rm -f {name}: {}", stderr(&rm));
         }
     }
+    // The image's own VOLUME through its link: the anonymous volume is refused the same way.
+    b.busybox_image_with(
+        "links:vol",
+        vec![links_layer()],
+        serde_json::json!({"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["/bin/sh"],
+                           "Volumes": {"/data": {}}}),
+    );
+    let out = berth_within(
+        &b,
+        &["run", "-d", "--name", "imgvol", "links:vol", "sleep", "60"],
+        limit,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_refused(&out, "/data", "/proc");
+    b.cli_ok(&["container", "rm", "-f", "-v", "imgvol"]);
     // A link that stays out of /proc and /sys still works: /okl leads to the root's /tmp.
     let out = b.cli_ok(&[
         "run",

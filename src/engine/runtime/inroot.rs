@@ -1,6 +1,7 @@
 //! Looking up and making mount points inside the container's root, with the lookups done by
 //! the kernel (`openat2` with `RESOLVE_IN_ROOT`: symlinks and `..` resolve inside the root,
-//! never out of it) and new entries made relative to a parent found that way.
+//! never out of it) and new entries made relative to a parent found that way; a mount
+//! target is checked where it resolves ([`mount_target`]), not where it is spelled.
 //!
 //! pathrs does the same and more, and stays the way where `openat2` is missing (Linux
 //! before 5.6) or a path is not plain. It is not the first choice here because every failed

@@ -1,6 +1,7 @@
 //! The container's root filesystem, set up inside its new mount namespace: private
-//! propagation, the spec's mounts (targets resolved inside the root with `pathrs` and mounted
-//! onto the resolved descriptor, so a symlinked target never lands on the host), a /dev with
+//! propagation, the spec's mounts (targets resolved inside the root by `inroot`, refused when
+//! a symlink leads them onto the root or into /proc or /sys, and mounted onto the resolved
+//! descriptor, so a symlinked target never lands on the host), a /dev with
 //! exactly the standard devices, the cgroup view, pivot_root, then (after sysctls) masked and
 //! read-only paths and a read-only root.
 
