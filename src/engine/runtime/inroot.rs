@@ -165,9 +165,14 @@ fn refusal(
     } else {
         return None;
     };
+    let how = if resolved == clean {
+        ""
+    } else {
+        " (through a symlink in the root filesystem)"
+    };
     Some(format!(
-        "mount destination {} resolves to {} inside the container's root (through a symlink \
-         in the root filesystem): {why}; mount elsewhere or remove the symlink from the image",
+        "mount destination {} resolves to {} inside the container's root{how}: {why}; mount \
+         elsewhere or remove the symlink from the image",
         spelled.display(),
         resolved.display()
     ))
@@ -193,7 +198,7 @@ pub fn mount_target(root: &Root, dest: &Path, kind: Kind) -> Result<OwnedFd, Str
     };
     // Where the part that exists leads, and so where the whole path will: the names still
     // missing are made plain, in that directory.
-    let (have, ancestor) = deepest(root, &names);
+    let (have, ancestor) = deepest(root, &names).map_err(|e| format!("{}: {e}", what()))?;
     let mut resolved = whereabouts(&ancestor)?;
     resolved.extend(&names[have..]);
     if let Some(e) = refusal(dest, &clean_path, &resolved, || on_kernel_fs(&ancestor)) {
@@ -225,23 +230,24 @@ fn on_kernel_fs(fd: impl AsFd) -> bool {
 
 /// The deepest existing directory on the way to `names` (how many names it covers, and a
 /// descriptor of it); the root when nothing exists.
-fn deepest(root: &Root, names: &[std::ffi::OsString]) -> (usize, OwnedFd) {
+fn deepest(root: &Root, names: &[std::ffi::OsString]) -> Result<(usize, OwnedFd), Errno> {
     for have in (1..=names.len()).rev() {
         let prefix: std::path::PathBuf = names[..have].iter().collect();
         match lookup(root, &prefix) {
-            Ok(fd) => return (have, fd),
+            Ok(fd) => return Ok((have, fd)),
             Err(Errno::NOSYS) => {
                 if let Ok(h) = root.resolve(&prefix) {
-                    return (have, h.into());
+                    return Ok((have, h.into()));
                 }
             }
             Err(_) => {}
         }
     }
-    let top = lookup(root, Path::new(""))
-        .ok()
-        .or_else(|| rustix::io::fcntl_dupfd_cloexec(root, 3).ok());
-    (0, top.expect("a descriptor of the root"))
+    let top = match lookup(root, Path::new("")) {
+        Ok(fd) => fd,
+        Err(_) => rustix::io::fcntl_dupfd_cloexec(root, 3)?,
+    };
+    Ok((0, top))
 }
 
 /// [`ensure`] by pathrs, where `openat2` is missing or the path is not plain.
