@@ -20,6 +20,7 @@ pub mod ops;
 pub mod ports;
 mod publish;
 pub mod records;
+mod removal;
 pub mod request;
 pub mod service;
 pub mod spec;

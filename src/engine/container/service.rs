@@ -1,6 +1,6 @@
 //! The engine's container service: create (settings merged with the image's, Docker's way),
-//! start (spawns the monitor and waits until the process runs), stop, kill, remove, list,
-//! wait. Every command first folds the monitors' records into the database.
+//! start (spawns the monitor and waits until the process runs, within a deadline), stop,
+//! kill, list, wait (remove: `removal`). Every command first folds the monitors' records into the database.
 
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, AsRawFd};
@@ -21,6 +21,10 @@ use crate::engine::volume::MountsHeld;
 
 /// Default size at which a container's log rotates.
 const LOG_MAX_SIZE: u64 = 20 << 20;
+
+/// How long `start` waits for the monitor's report: beyond the runtime's own deadlines for a
+/// setup (30 s) and a start (10 s), so the monitor's error arrives first.
+const START_REPORT: Duration = Duration::from_secs(60);
 
 /// How `start` starts.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +48,7 @@ impl Engine {
         })
     }
 
-    fn images(&self) -> Result<ImageStore> {
+    pub(super) fn images(&self) -> Result<ImageStore> {
         Ok(ImageStore::open(&self.paths.images())?)
     }
 
@@ -346,22 +350,22 @@ impl Engine {
             None
         };
         tracing::debug!(elapsed = ?t0.elapsed(), "monitor spawned");
-        let reply = read_reply(&listener, Duration::from_secs(60));
+        let reply = read_reply(&listener, START_REPORT);
         tracing::debug!(elapsed = ?t0.elapsed(), "monitor reported");
         let _ = std::fs::remove_file(&sock);
-        if !reply.as_deref().is_some_and(|l| l.starts_with("started ")) {
+        if !reply.as_ref().is_ok_and(|l| l.starts_with("started ")) {
             self.release_ports(&id);
         }
         match reply {
             // peek: a --rm container that is already done is still the caller's to remove.
-            Some(line) if line.starts_with("started ") => Ok((self.peek(&id)?, stream)),
-            Some(line) => Err(ContainerError::Failed {
+            Ok(line) if line.starts_with("started ") => Ok((self.peek(&id)?, stream)),
+            Ok(line) => Err(ContainerError::Failed {
                 name: v.row.name.clone(),
                 message: line.strip_prefix("error ").unwrap_or(&line).to_string(),
             }),
-            None => Err(ContainerError::Failed {
+            Err(message) => Err(ContainerError::Failed {
                 name: v.row.name.clone(),
-                message: "its monitor did not report a start within 60 s".into(),
+                message,
             }),
         }
     }
@@ -400,7 +404,9 @@ impl Engine {
                     if Instant::now() > deadline {
                         return Err(ContainerError::Failed {
                             name: v.row.name.clone(),
-                            message: "it did not stop in time".into(),
+                            message: "it did not stop in time: its monitor does not answer \
+                                      (rm -f removes it all the same)"
+                                .into(),
                         });
                     }
                     std::thread::sleep(Duration::from_millis(5));
@@ -474,63 +480,6 @@ impl Engine {
         Ok(())
     }
 
-    /// `rm`: removes a stopped container (`force`: kills it first; `volumes`: its anonymous
-    /// volumes too, unless another container uses them).
-    pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<String> {
-        let v = self.peek(key)?;
-        if v.is_running() {
-            if !force {
-                return Err(ContainerError::WrongState {
-                    name: v.row.name.clone(),
-                    status: v.status.to_string(),
-                    hint: "stop it first or use rm -f",
-                });
-            }
-            self.request_stop(
-                &v,
-                &StopRequest {
-                    signal: "KILL".into(),
-                    timeout: 0,
-                },
-            )?;
-        }
-        self.remove_view(&v, volumes)?;
-        Ok(v.row.id.clone())
-    }
-
-    /// Removes the container and everything of it (`volumes`: its anonymous volumes too,
-    /// unless another container uses them).
-    fn remove_view(&self, v: &View, volumes: bool) -> Result<()> {
-        let id = &v.row.id;
-        let _ = crate::engine::runtime::delete(&self.paths.runtime_root(), id, true);
-        crate::engine::monitor::unmount_rootfs(&self.paths, id);
-        self.release_ports(id);
-        let eps = self.db.endpoints(Some(id), None)?;
-        // Only a container on bridged networks has veths and a namespace of berth's.
-        if !eps.is_empty() {
-            self.teardown_network(id);
-        }
-        self.db.endpoint_remove(id, None)?;
-        for ep in eps {
-            if let Err(e) = self.refresh_dns(&ep.network) {
-                tracing::warn!("updating the DNS records of {}: {e}", ep.network);
-            }
-        }
-        let dir = self.paths.dir(id);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| ContainerError::io(&dir, e))?;
-        }
-        let _ = std::fs::remove_dir_all(self.paths.run_dir(id));
-        if let Ok(images) = self.images() {
-            let _ = images.release(id);
-        }
-        self.db.remove(id)?;
-        if volumes {
-            self.remove_anonymous_volumes(v);
-        }
-        Ok(())
-    }
-
     /// `wait`: blocks until the container is not running; its exit code.
     pub fn wait(&self, key: &str) -> Result<i32> {
         let id = self.peek(key)?.row.id;
@@ -579,7 +528,7 @@ fn monitor_log(run_dir: &Path) -> Stdio {
         .unwrap_or_else(|_| Stdio::null())
 }
 
-fn signal(pid: i32, sig: &str) {
+pub(super) fn signal(pid: i32, sig: &str) {
     if let (Some(p), Ok(s)) = (
         rustix::process::Pid::from_raw(pid),
         crate::engine::runtime::parse_signal(sig),
@@ -588,19 +537,35 @@ fn signal(pid: i32, sig: &str) {
     }
 }
 
-/// One line from the first connection to `listener`, within `timeout`.
-fn read_reply(listener: &UnixListener, timeout: Duration) -> Option<String> {
+/// One line from the first connection to `listener`, within `timeout`; else why not.
+fn read_reply(listener: &UnixListener, timeout: Duration) -> std::result::Result<String, String> {
+    let late = || {
+        format!(
+            "its monitor did not report a start within {} s (remove it with rm -f)",
+            timeout.as_secs()
+        )
+    };
     let deadline = Instant::now() + timeout;
-    let stream = crate::engine::runtime::unixsock::accept_within(listener, deadline).ok()?;
+    let stream =
+        crate::engine::runtime::unixsock::accept_within(listener, deadline).map_err(|_| late())?;
     stream
         .set_read_timeout(Some(
             deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(10)),
         ))
-        .ok()?;
+        .map_err(|e| e.to_string())?;
     let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(|_| late())?;
     let line = line.trim_end().to_string();
-    (!line.is_empty()).then_some(line)
+    if line.is_empty() {
+        return Err(
+            "its monitor ended before the container started (it was removed or \
+                    killed; its monitor.log may say more)"
+                .into(),
+        );
+    }
+    Ok(line)
 }

@@ -88,8 +88,9 @@ fn dir(root: &Root, rel: &Path, what: &str) -> Result<std::os::fd::OwnedFd, Stri
 
 /// Mounts the cgroup view at `dest` inside `root`, with `flags` (ro, nosuid, nodev, noexec).
 pub fn mount(root: &Root, dest: &Path, flags: MountFlags) -> Result<(), String> {
-    let rel = dest.strip_prefix("/").unwrap_or(dest);
-    let target = dir(root, rel, &dest.display().to_string())?;
+    let target = super::inroot::mount_target(root, dest, super::inroot::Kind::Dir)?;
+    let rel: PathBuf = super::inroot::clean(dest).iter().collect();
+    let rel = rel.as_path();
     let base = Path::new(super::cgroup::ROOT);
     if super::cgroup::detect(base) == super::cgroup::Layout::V2 {
         return rustix::mount::mount("cgroup", fd_path(&target), "cgroup2", flags, None)

@@ -1,6 +1,7 @@
 //! Looking up and making mount points inside the container's root, with the lookups done by
 //! the kernel (`openat2` with `RESOLVE_IN_ROOT`: symlinks and `..` resolve inside the root,
-//! never out of it) and new entries made relative to a parent found that way.
+//! never out of it) and new entries made relative to a parent found that way; a mount
+//! target is checked where it resolves ([`mount_target`]), not where it is spelled.
 //!
 //! pathrs does the same and more, and stays the way where `openat2` is missing (Linux
 //! before 5.6) or a path is not plain. It is not the first choice here because every failed
@@ -106,6 +107,179 @@ pub fn ensure(root: &Root, rel: &Path, kind: Kind) -> Result<OwnedFd, Fallback> 
     Ok(parent)
 }
 
+/// The lexically cleaned form of an absolute container path (`.` and `..` folded, a `..` at
+/// the top staying at the top), as the plain names it is made of.
+pub fn clean(dest: &Path) -> Vec<std::ffi::OsString> {
+    let mut names = Vec::new();
+    for c in dest.components() {
+        match c {
+            Component::Normal(n) => names.push(n.to_os_string()),
+            Component::ParentDir => {
+                names.pop();
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// Directories whose mounts belong to the kernel's view the runtime sets up: nothing lands
+/// there through a symlink.
+const KERNEL_DIRS: [&str; 2] = ["/proc", "/sys"];
+
+/// `statfs` magic numbers of procfs and sysfs.
+const KERNEL_FS: [u64; 2] = [0x9fa0, 0x6265_6572];
+
+fn is_kernel_path(p: &Path) -> bool {
+    KERNEL_DIRS.iter().any(|k| p.starts_with(k))
+}
+
+/// The path of an open file as the kernel names it, relative to this process's root.
+fn fd_path(fd: impl AsFd) -> Option<std::path::PathBuf> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd())).ok()
+}
+
+/// Where `fd` is inside the container's root (an absolute container path), from the paths
+/// the kernel gives the two descriptors; None when it is not under the root.
+fn in_root_path(root: &Root, fd: impl AsFd) -> Option<std::path::PathBuf> {
+    let base = fd_path(root)?;
+    let at = fd_path(fd)?;
+    let rel = at.strip_prefix(&base).ok()?;
+    Some(Path::new("/").join(rel))
+}
+
+/// Why a mount on `resolved` is refused when `spelled` was asked for: a symlink in the root
+/// filesystem led it onto the root itself or into the kernel's /proc or /sys (where a mount
+/// would hide or replace what the runtime and the container's process rely on).
+fn refusal(
+    spelled: &Path,
+    clean: &Path,
+    resolved: &Path,
+    kernel_fs: impl FnOnce() -> bool,
+) -> Option<String> {
+    let why = if resolved == Path::new("/") {
+        "the container's root itself cannot be a mount target"
+    } else if resolved != clean && (is_kernel_path(resolved) || kernel_fs()) {
+        "/proc and /sys belong to the kernel; a mount cannot be led there through a symlink"
+    } else {
+        return None;
+    };
+    let how = if resolved == clean {
+        ""
+    } else {
+        " (through a symlink in the root filesystem)"
+    };
+    Some(format!(
+        "mount destination {} resolves to {} inside the container's root{how}: {why}; mount \
+         elsewhere or remove the symlink from the image",
+        spelled.display(),
+        resolved.display()
+    ))
+}
+
+/// The checked target of a mount at `dest`: resolved inside `root` by the kernel (symlinks
+/// and `..` stay in the root), refused with an error naming `dest` and where it leads when
+/// that is the root or a symlink takes it into /proc or /sys (checked before anything is
+/// made, then again on the descriptor the mount goes onto), and made (a directory, or an
+/// empty file for `Kind::File`) where missing. A path-only descriptor.
+pub fn mount_target(root: &Root, dest: &Path, kind: Kind) -> Result<OwnedFd, String> {
+    let names = clean(dest);
+    let clean_path = Path::new("/").join(names.iter().collect::<std::path::PathBuf>());
+    let rel: std::path::PathBuf = names.iter().collect();
+    let what = || format!("mount point {}", dest.display());
+    let whereabouts = |fd: &OwnedFd| {
+        in_root_path(root, fd).ok_or_else(|| {
+            format!(
+                "mount destination {}: cannot tell where it resolves inside the container's root",
+                dest.display()
+            )
+        })
+    };
+    // Where the part that exists leads, and so where the whole path will: the names still
+    // missing are made plain, in that directory.
+    let (have, ancestor) = deepest(root, &names).map_err(|e| format!("{}: {e}", what()))?;
+    let mut resolved = whereabouts(&ancestor)?;
+    resolved.extend(&names[have..]);
+    if let Some(e) = refusal(dest, &clean_path, &resolved, || on_kernel_fs(&ancestor)) {
+        return Err(e);
+    }
+    if have == names.len() {
+        // It all exists: the descriptor checked is the one mounted onto.
+        return Ok(ancestor);
+    }
+    drop(ancestor);
+    let fd = match ensure(root, &rel, kind) {
+        Ok(fd) => fd,
+        Err(Fallback) => {
+            made_by_pathrs(root, &rel, kind).map_err(|e| format!("{}: {e}", what()))?
+        }
+    };
+    // Again on what the mount goes onto: the tree may have changed meanwhile (a volume
+    // another container writes to).
+    let resolved = whereabouts(&fd)?;
+    if let Some(e) = refusal(dest, &clean_path, &resolved, || on_kernel_fs(&fd)) {
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+fn on_kernel_fs(fd: impl AsFd) -> bool {
+    rustix::fs::fstatfs(fd).is_ok_and(|s| KERNEL_FS.contains(&(s.f_type as u64)))
+}
+
+/// The deepest existing directory on the way to `names` (how many names it covers, and a
+/// descriptor of it); the root when nothing exists.
+fn deepest(root: &Root, names: &[std::ffi::OsString]) -> Result<(usize, OwnedFd), Errno> {
+    for have in (1..=names.len()).rev() {
+        let prefix: std::path::PathBuf = names[..have].iter().collect();
+        match lookup(root, &prefix) {
+            Ok(fd) => return Ok((have, fd)),
+            Err(Errno::NOSYS) => {
+                if let Ok(h) = root.resolve(&prefix) {
+                    return Ok((have, h.into()));
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    let top = match lookup(root, Path::new("")) {
+        Ok(fd) => fd,
+        Err(_) => rustix::io::fcntl_dupfd_cloexec(root, 3)?,
+    };
+    Ok((0, top))
+}
+
+/// [`ensure`] by pathrs, where `openat2` is missing or the path is not plain.
+fn made_by_pathrs(root: &Root, rel: &Path, kind: Kind) -> Result<OwnedFd, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let e = |e: pathrs::error::Error| {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            text.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        text
+    };
+    if let Ok(h) = root.resolve(rel) {
+        return Ok(h.into());
+    }
+    let perm = std::fs::Permissions::from_mode(0o755);
+    if kind == Kind::File {
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        root.mkdir_all(parent, &perm).map_err(e)?;
+        root.create(
+            rel,
+            &pathrs::InodeType::File(std::fs::Permissions::from_mode(0o644)),
+        )
+        .map_err(e)?;
+        Ok(root.resolve(rel).map_err(e)?.into())
+    } else {
+        Ok(root.mkdir_all(rel, &perm).map_err(e)?.into())
+    }
+}
+
 /// `rel` inside `root` without following a symlink at its end; Ok(None) when it does not
 /// exist.
 pub fn lookup_nofollow(root: &Root, rel: &Path) -> Result<Option<OwnedFd>, Fallback> {
@@ -193,6 +367,58 @@ mod tests {
             ensure(&root, Path::new("../x"), Kind::Dir).is_err(),
             "not plain: pathrs"
         );
+    }
+
+    #[test]
+    fn mount_targets_led_into_proc_sys_or_onto_the_root_are_refused_before_anything_is_made() {
+        let d = tmp();
+        let root_dir = d.path().join("root");
+        for dir in ["proc/sys", "sys", "tmp", "etc"] {
+            std::fs::create_dir_all(root_dir.join(dir)).unwrap();
+        }
+        for (path, target) in [
+            ("data", "/proc"),
+            ("psys", "/proc/sys"),
+            ("etc/up", "../proc"),
+            ("s", "/sys"),
+            ("d", "/"),
+            ("chain", "/chain2"),
+            ("chain2", "proc"),
+            ("okl", "/tmp"),
+            ("dangling", "/proc/none"),
+        ] {
+            std::os::unix::fs::symlink(target, root_dir.join(path)).unwrap();
+        }
+        let root = Root::open(&root_dir).unwrap();
+        for (dest, resolved) in [
+            ("/data", "/proc"),
+            ("/psys", "/proc/sys"),
+            ("/etc/up", "/proc"),
+            ("/s/kernel", "/sys/kernel"),
+            ("/d/proc/x", "/proc/x"),
+            ("/chain", "/proc"),
+            ("/d", "/"),
+            ("/", "/"),
+            ("/tmp/../d/sys", "/sys"),
+        ] {
+            let e = mount_target(&root, Path::new(dest), Kind::Dir).unwrap_err();
+            assert!(
+                e.starts_with(&format!("mount destination {dest} resolves to {resolved} ")),
+                "{dest}: {e}"
+            );
+        }
+        assert!(!root_dir.join("proc/x").exists() && !root_dir.join("sys/kernel").exists());
+        // A link to what does not exist yet is not made through.
+        let e = mount_target(&root, Path::new("/dangling"), Kind::Dir).unwrap_err();
+        assert!(e.contains("/dangling"), "{e}");
+        assert!(!root_dir.join("proc/none").exists());
+        // Spelled as it resolves: the runtime's own mounts; a link elsewhere is followed.
+        for dest in ["/proc", "/sys/fs/cgroup", "/okl/made", "/new/dir"] {
+            mount_target(&root, Path::new(dest), Kind::Dir).unwrap();
+        }
+        assert!(root_dir.join("tmp/made").is_dir() && root_dir.join("new/dir").is_dir());
+        mount_target(&root, Path::new("/etc/hosts"), Kind::File).unwrap();
+        assert!(root_dir.join("etc/hosts").is_file());
     }
 
     #[test]

@@ -1,18 +1,19 @@
 //! create / start / state / kill / delete / run.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio as StdStdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use oci_spec::runtime::Spec;
 
 use super::cgroup;
 use super::state::{check_id, start_time, ContainerState, Status};
+use super::waits::{
+    end_processes, messages, remove_cgroup, wait_for_exec, SETUP_DEADLINE, START_DEADLINE,
+};
 use super::RuntimeError;
 
 /// Where the container's standard streams go.
@@ -88,51 +89,9 @@ impl Default for CreateOptions {
     }
 }
 
-/// How long setup may take before `create` gives up.
-const SETUP_DEADLINE: Duration = Duration::from_secs(30);
-
 pub(crate) fn dir(root: &Path, id: &str) -> Result<PathBuf, RuntimeError> {
     check_id(id)?;
     Ok(root.join(id))
-}
-
-/// Reads the one-line messages of one connection until it closes.
-fn messages(
-    listener: &UnixListener,
-    deadline: Instant,
-    id: &str,
-) -> Result<Vec<String>, RuntimeError> {
-    let setup = |message: String| RuntimeError::Setup {
-        id: id.to_string(),
-        message,
-    };
-    let stream = super::unixsock::accept_within(listener, deadline).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::TimedOut {
-            setup("the container process did not report in time".into())
-        } else {
-            setup(e.to_string())
-        }
-    })?;
-    stream
-        .set_read_timeout(Some(
-            deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(10)),
-        ))
-        .map_err(|e| setup(e.to_string()))?;
-    let mut out = Vec::new();
-    for line in BufReader::new(stream).lines() {
-        let line = line.map_err(|e| setup(format!("reading setup messages: {e}")))?;
-        if let Some(msg) = line.strip_prefix("error ") {
-            return Err(setup(msg.to_string()));
-        }
-        let done = line == "ready" || line.starts_with("pid ");
-        out.push(line);
-        if done {
-            break;
-        }
-    }
-    Ok(out)
 }
 
 /// `create`: sets the container up and leaves its process waiting for `start`.
@@ -172,19 +131,8 @@ pub fn create(
     }
     let result = create_in(&d, id, &bundle, &spec, options);
     if result.is_err() {
-        if let Ok(st) = ContainerState::load(&d, id) {
-            if st.pid > 0 {
-                let _ = rustix::process::kill_process(
-                    rustix::process::Pid::from_raw(st.pid).expect("positive"),
-                    rustix::process::Signal::KILL,
-                );
-                // The cgroup can only go once its last process is gone.
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while start_time(st.pid).is_some() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
+        let st = ContainerState::load(&d, id).ok();
+        end_processes(&d, st.as_ref());
         remove_cgroup(&d);
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -222,13 +170,6 @@ pub fn processes(root: &Path, id: &str) -> Vec<i32> {
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect()
-}
-
-/// Removes the cgroup recorded in the container's directory.
-fn remove_cgroup(d: &Path) {
-    if let Some(rel) = cgroup_rel(d) {
-        cgroup::remove(Path::new(cgroup::ROOT), &rel);
-    }
 }
 
 /// Checks made before anything is created: mounts, sysctls, oomScoreAdj range, ids.
@@ -369,6 +310,10 @@ fn create_in(
                 .map_err(|e| RuntimeError::io(d, e))?;
             let mut stage1 = cmd.spawn().map_err(|e| RuntimeError::io(&program, e))?;
             let first = messages(&listener, deadline, id);
+            if first.is_err() {
+                // It did not report in time: it is not waited on without end.
+                let _ = stage1.kill();
+            }
             let _ = stage1.wait();
             first?
                 .iter()
@@ -412,9 +357,15 @@ pub fn start(root: &Path, id: &str) -> Result<(), RuntimeError> {
         });
     }
     let fifo = d.join("exec.fifo");
-    let mut f = std::fs::File::open(&fifo).map_err(|e| RuntimeError::io(&fifo, e))?;
-    let mut buf = [0u8; 1];
-    let _ = f.read(&mut buf);
+    // Opened without waiting for the writer, then waited on with a deadline: a container
+    // process that stopped, froze or died never holds `start` (nor a monitor) forever.
+    let f = rustix::fs::open(
+        &fifo,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| RuntimeError::io(&fifo, e.into()))?;
+    wait_for_exec(&f, &st, START_DEADLINE)?;
     std::fs::remove_file(&fifo).map_err(|e| RuntimeError::io(&fifo, e))
 }
 
@@ -470,17 +421,21 @@ pub fn kill(root: &Path, id: &str, signal: &str) -> Result<(), RuntimeError> {
     })
 }
 
-/// `delete`: removes a stopped container (with `force`, kills it first).
+/// `delete`: removes a stopped container (with `force`, kills it first, in whatever state:
+/// created, running, paused, or stopped, frozen or stuck in its setup). What is left of the
+/// container's processes (in its cgroup) goes with it.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), RuntimeError> {
     let d = dir(root, id)?;
     let st = match ContainerState::load(&d, id) {
-        Ok(st) => st,
+        Ok(st) => Some(st),
+        // Its create never got as far as recording the process: what there is goes.
+        Err(RuntimeError::NotFound(_)) if force && d.is_dir() => None,
         Err(RuntimeError::NotFound(_)) if force => return Ok(()),
         Err(e) => return Err(e),
     };
-    let status = st.status(&d);
-    if matches!(status, Status::Created | Status::Running | Status::Paused) {
-        if !force {
+    if let Some(st) = &st {
+        let status = st.status(&d);
+        if !force && matches!(status, Status::Created | Status::Running | Status::Paused) {
             return Err(RuntimeError::State {
                 id: id.to_string(),
                 status: status.as_str(),
@@ -488,19 +443,8 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), RuntimeError> {
                 needed: "stopped (or use --force)",
             });
         }
-        let pid = rustix::process::Pid::from_raw(st.pid).expect("positive pid");
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        if status == Status::Paused {
-            // A frozen process cannot die until it is thawed.
-            if let Some(rel) = cgroup_rel(&d) {
-                let _ = cgroup::freeze(Path::new(cgroup::ROOT), &rel, false);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while start_time(st.pid) == Some(st.pid_start) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
     }
+    end_processes(&d, st.as_ref());
     remove_cgroup(&d);
     std::fs::remove_dir_all(&d).map_err(|e| RuntimeError::io(&d, e))
 }

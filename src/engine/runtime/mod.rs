@@ -29,6 +29,7 @@ pub mod state;
 pub mod sysctl;
 pub mod terminal;
 pub mod unixsock;
+mod waits;
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +70,8 @@ pub enum RuntimeError {
     },
     #[error("container `{id}` setup failed: {message}")]
     Setup { id: String, message: String },
+    #[error("container `{id}` did not start: {message}")]
+    Start { id: String, message: String },
     #[error("signal `{0}` is not known (use a name such as TERM or KILL, or a number)")]
     Signal(String),
     #[error("sending {signal} to container `{id}`: {source}")]

@@ -1,6 +1,7 @@
 //! The container's root filesystem, set up inside its new mount namespace: private
-//! propagation, the spec's mounts (targets resolved inside the root with `pathrs` and mounted
-//! onto the resolved descriptor, so a symlinked target never lands on the host), a /dev with
+//! propagation, the spec's mounts (targets resolved inside the root by `inroot`, refused when
+//! a symlink leads them onto the root or into /proc or /sys, and mounted onto the resolved
+//! descriptor, so a symlinked target never lands on the host), a /dev with
 //! exactly the standard devices, the cgroup view, pivot_root, then (after sysctls) masked and
 //! read-only paths and a read-only root.
 
@@ -63,42 +64,16 @@ fn err(what: &str, e: impl std::error::Error) -> String {
     text
 }
 
-/// Creates the mount point `dest` inside `root` (a file for a file bind, else a directory)
-/// and returns its path through /proc/self/fd, valid while the handle lives.
+/// The mount point `dest` inside `root` (made where missing: a file for a file bind, else a
+/// directory), checked where it resolves, and its path through /proc/self/fd, valid while
+/// the handle lives.
 fn mount_point(root: &Root, dest: &Path, file: bool) -> Result<(OwnedFd, PathBuf), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let rel = dest.strip_prefix("/").unwrap_or(dest);
     let kind = if file {
         super::inroot::Kind::File
     } else {
         super::inroot::Kind::Dir
     };
-    let handle: OwnedFd = match super::inroot::ensure(root, rel, kind) {
-        Ok(fd) => fd,
-        Err(super::inroot::Fallback) => {
-            let what = || format!("mount point {}", dest.display());
-            match root.resolve(rel) {
-                Ok(h) => h.into(),
-                Err(_) => {
-                    let perm = std::fs::Permissions::from_mode(0o755);
-                    if file {
-                        let parent = rel.parent().unwrap_or(Path::new(""));
-                        root.mkdir_all(parent, &perm).map_err(|e| err(&what(), e))?;
-                        root.create(
-                            rel,
-                            &pathrs::InodeType::File(std::fs::Permissions::from_mode(0o644)),
-                        )
-                        .map_err(|e| err(&what(), e))?;
-                        root.resolve(rel).map_err(|e| err(&what(), e))?.into()
-                    } else {
-                        root.mkdir_all(rel, &perm)
-                            .map_err(|e| err(&what(), e))?
-                            .into()
-                    }
-                }
-            }
-        }
-    };
+    let handle = super::inroot::mount_target(root, dest, kind)?;
     let path = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
     Ok((handle, path))
 }

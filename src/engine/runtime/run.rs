@@ -87,6 +87,10 @@ pub fn take_console(listener: &UnixListener, id: &str) -> Result<OwnedFd, Runtim
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let stream = super::unixsock::accept_within(listener, deadline)
         .map_err(|e| setup(format!("the container did not hand over its terminal: {e}")))?;
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    stream
+        .set_read_timeout(Some(left.max(std::time::Duration::from_millis(10))))
+        .map_err(|e| setup(e.to_string()))?;
     super::terminal::recv_fd(&stream)
         .map(|(fd, _)| fd)
         .map_err(setup)
@@ -144,7 +148,10 @@ pub fn run(
             return Err(e);
         }
     };
-    start(root, id)?;
+    if let Err(e) = start(root, id) {
+        let _ = delete(root, id, true);
+        return Err(e);
+    }
     if detach {
         return Ok(Outcome {
             code: 0,
