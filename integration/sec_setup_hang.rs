@@ -585,8 +585,8 @@ fn a_setup_that_never_reports_fails_the_start_in_time_and_leaves_nothing() {
 }
 
 #[test]
-fn a_first_setup_stage_that_never_reports_is_not_waited_on_without_end() {
-    if !root_or_skip("a_first_setup_stage_that_never_reports_is_not_waited_on_without_end") {
+fn a_namespace_path_that_is_no_namespace_never_stalls_the_setup() {
+    if !root_or_skip("a_namespace_path_that_is_no_namespace_never_stalls_the_setup") {
         return;
     }
     let b = Berth::new();
@@ -596,7 +596,8 @@ fn a_first_setup_stage_that_never_reports_is_not_waited_on_without_end() {
         ids: vec![id.clone()],
     };
     // Joining a PID namespace by path takes the first stage; its network namespace "path" is
-    // a FIFO nobody writes to, so opening it blocks that stage for good.
+    // a FIFO nobody writes to, which would block that stage for good: refused before anything
+    // is made (the first stage's own deadline is unit-tested in runtime::waits).
     let fifo = b.path().join("not-a-namespace");
     rustix::fs::mknodat(
         rustix::fs::CWD,
@@ -625,8 +626,12 @@ fn a_first_setup_stage_that_never_reports_is_not_waited_on_without_end() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("did not report"), "{}", stderr(&out));
-    assert!(t.elapsed() < Duration::from_secs(50), "{:?}", t.elapsed());
+    assert!(
+        stderr(&out).contains("is not a namespace file"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     assert!(stderr(&b.oci(&["state", &id])).contains("does not exist"));
     assert!(cgroup_dirs(&id).is_empty(), "{:?}", cgroup_dirs(&id));
 }

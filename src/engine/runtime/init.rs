@@ -116,7 +116,7 @@ fn join_namespaces(spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
-fn ns_file(t: LinuxNamespaceType) -> &'static str {
+pub(crate) fn ns_file(t: LinuxNamespaceType) -> &'static str {
     match t {
         LinuxNamespaceType::Mount => "mnt",
         LinuxNamespaceType::Cgroup => "cgroup",
@@ -135,6 +135,9 @@ fn ns_file(t: LinuxNamespaceType) -> &'static str {
 pub fn init1(state_dir: &Path) -> ! {
     // Nothing the caller leaked is held while paths from the spec are opened.
     super::fds::close_all_but(&[]);
+    // A creator killed while this stage works leaves nothing behind: this stage is in no
+    // cgroup of the container and not recorded anywhere yet.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let mut sock = super::unixsock::connect(&state_dir.join("init.sock"))
         .unwrap_or_else(|e| panic!("cannot reach the runtime: {e}"));
     let spec = load(state_dir).unwrap_or_else(|e| fail(&mut sock, e));

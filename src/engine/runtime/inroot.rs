@@ -11,7 +11,7 @@
 //! container's setup.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path};
 
 use pathrs::Root;
@@ -297,8 +297,15 @@ pub fn lookup_nofollow(root: &Root, rel: &Path) -> Result<Option<OwnedFd>, Fallb
     }
 }
 
-/// The text of the regular file `rel` inside the directory `rootfs` (an image's
-/// `/etc/passwd`); None when it is missing, not a regular file or unreadable.
+/// The largest file [`read_file`] reads (an `/etc/passwd` of a million users is ~50 MB;
+/// images have a few dozen lines).
+const MAX_READ: u64 = 16 << 20;
+
+/// The text of the regular file `rel` inside the directory `rootfs` (an image's or a running
+/// container's `/etc/passwd`); None when it is missing, not a regular file, larger than 16
+/// MiB or unreadable. The file is found by a path-only descriptor and checked before it is
+/// opened for reading: opening a device node a container put there (a watchdog, a tape) can
+/// act on the host's device, and a FIFO would block.
 pub fn read_file(rootfs: &Path, rel: &Path) -> Option<String> {
     use std::io::Read;
     let root = rustix::fs::open(
@@ -307,31 +314,36 @@ pub fn read_file(rootfs: &Path, rel: &Path) -> Option<String> {
         Mode::empty(),
     )
     .ok()?;
-    // Non-blocking: a FIFO in an image never stalls the reader (and is refused below).
-    let opened = rustix::fs::openat2(
+    let found = rustix::fs::openat2(
         &root,
         rel,
-        OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        OFlags::PATH | OFlags::CLOEXEC,
         Mode::empty(),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     );
-    let fd = match opened {
+    let path_fd: OwnedFd = match found {
         Ok(fd) => fd,
-        Err(Errno::NOSYS) => {
-            let root = Root::open(rootfs).ok()?;
-            let h = root.resolve(rel).ok()?;
-            h.reopen(pathrs::flags::OpenFlags::O_RDONLY | pathrs::flags::OpenFlags::O_NONBLOCK)
-                .ok()?
-                .into()
-        }
+        Err(Errno::NOSYS) => Root::open(rootfs).ok()?.resolve(rel).ok()?.into(),
         Err(_) => return None,
     };
-    let st = rustix::fs::fstat(&fd).ok()?;
-    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+    let st = rustix::fs::fstat(&path_fd).ok()?;
+    let regular =
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
+    if !regular || st.st_size as u64 > MAX_READ {
         return None;
     }
+    // The same inode, now for reading (it may grow meanwhile: the read stops at the limit).
+    let fd = rustix::fs::open(
+        format!("/proc/thread-self/fd/{}", path_fd.as_raw_fd()),
+        OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
     let mut text = String::new();
-    std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+    std::fs::File::from(fd)
+        .take(MAX_READ)
+        .read_to_string(&mut text)
+        .ok()?;
     Some(text)
 }
 
@@ -477,5 +489,44 @@ mod tests {
         );
         assert_eq!(read("etc/fifo"), None, "a FIFO is refused, not waited on");
         assert_eq!(read("etc/none"), None);
+        // Larger than anything an image needs (sparse: no disk used).
+        let big = std::fs::File::create(root_dir.join("etc/big")).unwrap();
+        big.set_len(MAX_READ + 1).unwrap();
+        assert_eq!(read("etc/big"), None);
+    }
+
+    #[test]
+    fn a_device_node_is_never_opened() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("a_device_node_is_never_opened: skipped: needs root");
+            return;
+        }
+        let d = tmp();
+        let root_dir = d.path().join("root");
+        std::fs::create_dir_all(root_dir.join("etc")).unwrap();
+        // /dev/null's numbers: harmless if opened, and an open is what the watch sees.
+        let node = root_dir.join("etc/passwd");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &node,
+            rustix::fs::FileType::CharacterDevice,
+            Mode::from_raw_mode(0o644),
+            rustix::fs::makedev(1, 3),
+        )
+        .unwrap();
+        use rustix::fs::inotify;
+        let watch =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
+        inotify::add_watch(&watch, &node, inotify::WatchFlags::OPEN).unwrap();
+        // The watch itself works: an open is seen.
+        drop(std::fs::File::open(&node).unwrap());
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1024];
+        let mut events = inotify::Reader::new(&watch, &mut buf);
+        assert!(events.next().is_ok(), "the watch saw the test's own open");
+        assert!(events.next().is_err(), "nothing else yet");
+        assert_eq!(read_file(&root_dir, Path::new("etc/passwd")), None);
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1024];
+        let mut events = inotify::Reader::new(&watch, &mut buf);
+        assert!(events.next().is_err(), "read_file opened the device node");
     }
 }

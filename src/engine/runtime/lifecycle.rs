@@ -172,9 +172,43 @@ pub fn processes(root: &Path, id: &str) -> Vec<i32> {
         .collect()
 }
 
+/// nsfs's `f_type` (include/uapi/linux/magic.h).
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// Every namespace given by path is a namespace file (a FIFO or a directory there would stall
+/// or confuse the setup process that joins it).
+fn check_namespace_files(spec: &Spec) -> Result<(), String> {
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone());
+    for (i, ns) in namespaces.unwrap_or_default().iter().enumerate() {
+        let Some(path) = ns.path() else {
+            continue;
+        };
+        // Path-only: opening a FIFO this way does not wait for a writer.
+        let fd = rustix::fs::open(
+            path,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| format!("linux.namespaces[{i}]: {}: {e}", path.display()))?;
+        // `f_type`'s integer type differs between architectures.
+        #[allow(clippy::unnecessary_cast)]
+        let nsfs = rustix::fs::fstatfs(&fd).is_ok_and(|s| s.f_type as i64 == NSFS_MAGIC);
+        if !nsfs {
+            return Err(format!(
+                "linux.namespaces[{i}]: {} is not a namespace file; give /proc/PID/ns/{} of a \
+                 process, or a bind mount of one",
+                path.display(),
+                super::init::ns_file(ns.typ())
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks made before anything is created: mounts, sysctls, oomScoreAdj range, ids.
 fn check_spec(spec: &Spec) -> Result<(), String> {
     super::mount_checks::validate(spec)?;
+    check_namespace_files(spec)?;
     // "The host" is the network namespace berth runs in (runc compares with its own too), and
     // PID 1's; a namespace file that cannot be read counts as the host's.
     let host_net = |p: &Path| {
