@@ -196,13 +196,19 @@ pub fn run(global: &GlobalArgs, cmd: &ImageCommand) -> anyhow::Result<ExitCode> 
                         &store,
                         std::io::BufReader::with_capacity(1 << 20, f),
                         a.name.as_deref(),
+                        &p.display().to_string(),
                     )?
                 }
                 None => {
                     if std::io::stdin().is_terminal() {
                         bail!("no archive given: use `-i FILE` or pipe the archive into standard input");
                     }
-                    archive::load(&store, std::io::stdin(), a.name.as_deref())?
+                    archive::load(
+                        &store,
+                        std::io::stdin(),
+                        a.name.as_deref(),
+                        "standard input",
+                    )?
                 }
             };
             if !a.quiet {
@@ -347,7 +353,7 @@ fn ls(store: &ImageStore, a: &LsArgs, out: &mut impl Write) -> anyhow::Result<()
         if a.no_trunc {
             id.to_string()
         } else {
-            id[7..19].to_string()
+            id.get(7..19).unwrap_or(id).to_string()
         }
     };
     match a.format {

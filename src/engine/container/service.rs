@@ -120,6 +120,8 @@ impl Engine {
     pub fn create(&self, req: &CreateRequest) -> Result<View> {
         let images = self.images()?;
         let image = images.image(&req.image)?;
+        // Before anything is made: an image whose layers cannot be named is refused here.
+        let lowers = images.lower_dirs(&image.id)?;
         let id = new_id();
         let name = match &req.name {
             Some(n) => {
@@ -182,7 +184,7 @@ impl Engine {
         let monitor = MonitorConfig {
             id: id.clone(),
             name: row.name.clone(),
-            lowers: images.lower_dirs(&image.id)?,
+            lowers,
             image_dir: images.dir().to_path_buf(),
             restart: cfg.host.restart_policy,
             stop_signal: cfg.stop_signal.clone(),
