@@ -326,7 +326,10 @@ pub fn run(global: &GlobalArgs, cmd: &ImageCommand) -> anyhow::Result<ExitCode> 
         }
         ImageCommand::Mount(a) => {
             let lowers = store.lower_dirs(&a.image)?;
-            mount::mount_overlay(store.dir(), &lowers, None, &a.target)?;
+            // The mount is made from the store directory: a relative target is the caller's.
+            let target = std::path::absolute(&a.target)
+                .with_context(|| format!("cannot resolve {}", a.target.display()))?;
+            mount::mount_overlay(store.dir(), &lowers, None, &target)?;
         }
         ImageCommand::Umount(a) => mount::unmount(&a.target)?,
     }
