@@ -120,14 +120,16 @@ fn check_diff_ids(source: &str, image: &str, config: &[u8], layers: &[LayerBlob]
             });
         }
         if value != layer.diff_id {
-            return Err(ArchiveError::DiffIdMismatch {
-                archive: source.to_string(),
-                image: image.to_string(),
-                index,
-                blob: layer.blob.clone(),
-                expected: value.to_string(),
-                actual: layer.diff_id.clone(),
-            });
+            return Err(ArchiveError::DiffIdMismatch(Box::new(
+                super::DiffIdMismatch {
+                    archive: source.to_string(),
+                    image: image.to_string(),
+                    index,
+                    blob: layer.blob.clone(),
+                    expected: value.to_string(),
+                    actual: layer.diff_id.clone(),
+                },
+            )));
         }
     }
     Ok(())

@@ -39,19 +39,8 @@ pub enum ArchiveError {
     NeedsName { tag: String },
     #[error("writing the archive: {0}")]
     Write(std::io::Error),
-    #[error(
-        "{archive}: layer {index} of {image} is blob {blob}, which unpacks to {actual}, but the \
-         image config's rootfs.diff_ids[{index}] is {expected}; the archive is corrupt or was \
-         tampered with"
-    )]
-    DiffIdMismatch {
-        archive: String,
-        image: String,
-        index: usize,
-        blob: String,
-        expected: String,
-        actual: String,
-    },
+    #[error("{0}")]
+    DiffIdMismatch(Box<DiffIdMismatch>),
     #[error(
         "{archive}: layer {index} of {image}: the image config's rootfs.diff_ids[{index}] `{}` \
          is not a digest (`sha256:` and 64 lower-case hex digits); the archive is corrupt or was \
@@ -75,6 +64,22 @@ pub enum ArchiveError {
         expected: u64,
         actual: u64,
     },
+}
+
+/// A layer whose blob does not unpack to the diff ID the image config gives it.
+#[derive(Debug, Error)]
+#[error(
+    "{archive}: layer {index} of {image} is blob {blob}, which unpacks to {actual}, but the \
+     image config's rootfs.diff_ids[{index}] is {expected}; the archive is corrupt or was \
+     tampered with"
+)]
+pub struct DiffIdMismatch {
+    pub archive: String,
+    pub image: String,
+    pub index: usize,
+    pub blob: String,
+    pub expected: String,
+    pub actual: String,
 }
 
 pub type Result<T, E = ArchiveError> = std::result::Result<T, E>;

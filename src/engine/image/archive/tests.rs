@@ -344,14 +344,17 @@ fn oci_diff_ids_are_computed_from_the_blobs_not_taken_from_the_config() {
     let mut claims = crate::engine::image::store::digest::malformed();
     claims.push(sha(&other));
     for claim in &claims {
-        let data = oci_archive(&[l.clone()], &[claim.clone()], |_| {});
+        let data = oci_archive(
+            std::slice::from_ref(&l),
+            std::slice::from_ref(claim),
+            |_| {},
+        );
         let err = load(&store, Cursor::new(data), None, "hostile.tar").unwrap_err();
         let text = err.to_string();
         assert!(
             matches!(
                 err,
-                ArchiveError::BadDiffId { index: 0, .. }
-                    | ArchiveError::DiffIdMismatch { index: 0, .. }
+                ArchiveError::BadDiffId { index: 0, .. } | ArchiveError::DiffIdMismatch(_)
             ) && text.contains("hostile.tar")
                 && text.contains("layer 0"),
             "{claim:?}: {text}"
@@ -381,7 +384,8 @@ fn oci_descriptors_must_give_their_blobs_size() {
     let l = layer(&[("f", b"f")]);
     let n = l.len() as u64;
     let before = snapshot(&store);
-    let edits: Vec<Box<dyn Fn(&mut serde_json::Value)>> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<Edit> = vec![
         Box::new(move |m| m["layers"][0]["size"] = serde_json::json!(n + 1)),
         Box::new(move |m| m["layers"][0]["size"] = serde_json::json!(n - 1)),
         Box::new(|m| m["layers"][0]["size"] = serde_json::json!("1024")),
@@ -389,13 +393,13 @@ fn oci_descriptors_must_give_their_blobs_size() {
         Box::new(|m| m["config"]["size"] = serde_json::json!(1)),
     ];
     for edit in edits {
-        let data = oci_archive(&[l.clone()], &[sha(&l)], edit);
+        let data = oci_archive(std::slice::from_ref(&l), &[sha(&l)], edit);
         let err = load(&store, Cursor::new(data), None, "sized.tar")
             .unwrap_err()
             .to_string();
         assert!(err.contains("size"), "{err}");
         assert_eq!(snapshot(&store), before);
     }
-    let data = oci_archive(&[l.clone()], &[sha(&l)], |_| {});
+    let data = oci_archive(std::slice::from_ref(&l), &[sha(&l)], |_| {});
     load(&store, Cursor::new(data), None, "sized.tar").unwrap();
 }

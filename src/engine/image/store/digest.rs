@@ -28,37 +28,38 @@ pub fn of(data: &[u8]) -> String {
     )
 }
 
+/// Values an image can put where a digest belongs (for tests).
+#[cfg(test)]
+pub(crate) fn malformed() -> Vec<String> {
+    let good = "0123456789abcdef".repeat(4);
+    vec![
+        String::new(),
+        "sha256".into(),
+        "sha256:".into(),
+        "sha256:abc".into(),
+        format!("sha256:{}", &good[..63]),
+        format!("sha256:{good}0"),
+        format!("sha512:{good}{good}"),
+        format!("SHA256:{good}"),
+        format!("sha256:{}", good.to_uppercase()),
+        format!("sha256:{}\0", &good[..63]),
+        format!("sha256:{}\0{}", &good[..32], &good[..31]),
+        "sha256:../../volumes/data/_data".into(),
+        "../../volumes/data/_data".into(),
+        "sha256:/tmp/x".into(),
+        "/tmp/x".into(),
+        format!("sha256:{good}/.."),
+        format!("sha256:{}/{}", &good[..32], &good[..31]),
+        format!("sha256:{}é", &good[..62]),
+        "sha256é../../x".into(),
+        format!(" sha256:{good}"),
+        format!("sha256:{good}\n"),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Values an image can put where a digest belongs.
-    pub(crate) fn malformed() -> Vec<String> {
-        let good = "0123456789abcdef".repeat(4);
-        vec![
-            String::new(),
-            "sha256".into(),
-            "sha256:".into(),
-            "sha256:abc".into(),
-            format!("sha256:{}", &good[..63]),
-            format!("sha256:{good}0"),
-            format!("sha512:{good}{good}"),
-            format!("SHA256:{good}"),
-            format!("sha256:{}", good.to_uppercase()),
-            format!("sha256:{}\0", &good[..63]),
-            format!("sha256:{}\0{}", &good[..32], &good[..31]),
-            "sha256:../../volumes/data/_data".into(),
-            "../../volumes/data/_data".into(),
-            "sha256:/tmp/x".into(),
-            "/tmp/x".into(),
-            format!("sha256:{good}/.."),
-            format!("sha256:{}/{}", &good[..32], &good[..31]),
-            format!("sha256:{}é", &good[..62]),
-            "sha256é../../x".into(),
-            format!(" sha256:{good}"),
-            format!("sha256:{good}\n"),
-        ]
-    }
 
     #[test]
     fn only_sha256_and_64_lower_case_hex_digits_pass() {
@@ -71,6 +72,3 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-pub(crate) use tests::malformed;

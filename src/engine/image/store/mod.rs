@@ -362,22 +362,20 @@ impl ImageStore {
     /// The image's layers as overlay lower dirs, topmost first, relative to [`Self::dir`].
     pub fn lower_dirs(&self, name: &str) -> Result<Vec<PathBuf>> {
         let rec = self.image(name)?;
-        Ok(rec
-            .diff_ids
+        rec.diff_ids
             .iter()
             .rev()
             .map(|d| layers::short_path(d))
-            .collect::<Result<_>>()?)
+            .collect()
     }
 
     /// The image's layer directories (absolute), bottom first.
     pub fn layer_diff_dirs(&self, name: &str) -> Result<Vec<PathBuf>> {
         let rec = self.image(name)?;
-        Ok(rec
-            .diff_ids
+        rec.diff_ids
             .iter()
             .map(|d| layers::diff_dir(&self.dir, d))
-            .collect::<Result<_>>()?)
+            .collect()
     }
 }
 
