@@ -156,6 +156,10 @@ use super::GlobalArgs;
 /// Opens the image store under the state root; the engine needs root.
 fn store(global: &GlobalArgs) -> anyhow::Result<ImageStore> {
     super::require_root()?;
+    let paths = crate::engine::container::Paths::new(&global.root);
+    paths
+        .secure()
+        .with_context(|| format!("cannot secure the state root {}", global.root.display()))?;
     let dir = global.root.join("image");
     let store = ImageStore::open(&dir)
         .with_context(|| format!("cannot open the image store in {}", dir.display()))?;
