@@ -12,6 +12,7 @@ mod runtime_control;
 mod runtime_isolation;
 mod sec_dns;
 mod sec_escape;
+mod sec_image_trust;
 mod sec_layers;
 mod sec_mounts;
 mod sec_seccomp;

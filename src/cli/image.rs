@@ -156,6 +156,10 @@ use super::GlobalArgs;
 /// Opens the image store under the state root; the engine needs root.
 fn store(global: &GlobalArgs) -> anyhow::Result<ImageStore> {
     super::require_root()?;
+    let paths = crate::engine::container::Paths::new(&global.root);
+    paths
+        .secure()
+        .with_context(|| format!("cannot secure the state root {}", global.root.display()))?;
     let dir = global.root.join("image");
     let store = ImageStore::open(&dir)
         .with_context(|| format!("cannot open the image store in {}", dir.display()))?;
@@ -196,13 +200,19 @@ pub fn run(global: &GlobalArgs, cmd: &ImageCommand) -> anyhow::Result<ExitCode> 
                         &store,
                         std::io::BufReader::with_capacity(1 << 20, f),
                         a.name.as_deref(),
+                        &p.display().to_string(),
                     )?
                 }
                 None => {
                     if std::io::stdin().is_terminal() {
                         bail!("no archive given: use `-i FILE` or pipe the archive into standard input");
                     }
-                    archive::load(&store, std::io::stdin(), a.name.as_deref())?
+                    archive::load(
+                        &store,
+                        std::io::stdin(),
+                        a.name.as_deref(),
+                        "standard input",
+                    )?
                 }
             };
             if !a.quiet {
@@ -320,7 +330,10 @@ pub fn run(global: &GlobalArgs, cmd: &ImageCommand) -> anyhow::Result<ExitCode> 
         }
         ImageCommand::Mount(a) => {
             let lowers = store.lower_dirs(&a.image)?;
-            mount::mount_overlay(store.dir(), &lowers, None, &a.target)?;
+            // The mount is made from the store directory: a relative target is the caller's.
+            let target = std::path::absolute(&a.target)
+                .with_context(|| format!("cannot resolve {}", a.target.display()))?;
+            mount::mount_overlay(store.dir(), &lowers, None, &target)?;
         }
         ImageCommand::Umount(a) => mount::unmount(&a.target)?,
     }
@@ -347,7 +360,7 @@ fn ls(store: &ImageStore, a: &LsArgs, out: &mut impl Write) -> anyhow::Result<()
         if a.no_trunc {
             id.to_string()
         } else {
-            id[7..19].to_string()
+            id.get(7..19).unwrap_or(id).to_string()
         }
     };
     match a.format {

@@ -8,6 +8,7 @@ pub mod image;
 pub mod internal;
 pub mod monitor;
 pub mod network;
+pub mod private;
 pub mod runtime;
 pub mod state;
 pub mod volume;

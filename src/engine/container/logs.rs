@@ -35,10 +35,8 @@ fn rotated(path: &Path) -> PathBuf {
 
 impl LogWriter {
     pub fn open(path: &Path, max_size: u64) -> std::io::Result<LogWriter> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        // The log is root's alone: a container's output may hold its secrets.
+        let file = crate::engine::private::open(path, true)?;
         let size = file.metadata()?.len();
         Ok(LogWriter {
             path: path.to_path_buf(),
@@ -95,7 +93,7 @@ impl LogWriter {
         text.push(b'\n');
         if self.size + text.len() as u64 > self.max_size && self.size > 0 {
             let _ = std::fs::rename(&self.path, rotated(&self.path));
-            if let Ok(f) = File::create(&self.path) {
+            if let Ok(f) = crate::engine::private::open(&self.path, false) {
                 self.file = f;
                 self.size = 0;
             }

@@ -118,6 +118,17 @@ impl Paths {
     pub fn log(&self, id: &str) -> PathBuf {
         self.dir(id).join(format!("{id}-json.log"))
     }
+
+    /// Makes the state root, run directory, runtime root and image store root's alone (see
+    /// [`crate::engine::private::secure`]): one `stat` per command when they already are.
+    pub fn secure(&self) -> std::io::Result<()> {
+        crate::engine::private::secure(&crate::engine::private::Layout {
+            root: &self.root,
+            run: &self.run,
+            runtime: &self.runtime_root(),
+            images: &self.images(),
+        })
+    }
 }
 
 /// A new 64-hex container ID.
@@ -143,11 +154,12 @@ pub fn check_name(name: &str) -> Result<()> {
 
 /// Writes `data` to `path` atomically (temporary file, rename): readers see the old or the
 /// new content, never a part. With `durable`, the data reaches the disk before the rename
-/// (for records that must survive a power loss; run-directory files need not).
+/// (for records that must survive a power loss; run-directory files need not). The file is
+/// root's alone (0600): records hold a container's settings.
 pub fn write_atomic(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = crate::engine::private::open(&tmp, false)?;
     f.write_all(data)?;
     if durable {
         f.sync_all()?;

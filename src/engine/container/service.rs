@@ -42,9 +42,13 @@ pub struct Engine {
 
 impl Engine {
     pub fn open(root: &Path) -> Result<Engine> {
+        let paths = Paths::new(root);
+        paths
+            .secure()
+            .map_err(|e| ContainerError::io(&paths.run, e))?;
         Ok(Engine {
-            paths: Paths::new(root),
             db: Db::open(root)?,
+            paths,
         })
     }
 
@@ -124,6 +128,8 @@ impl Engine {
     pub fn create(&self, req: &CreateRequest) -> Result<View> {
         let images = self.images()?;
         let image = images.image(&req.image)?;
+        // Before anything is made: an image whose layers cannot be named is refused here.
+        let lowers = images.lower_dirs(&image.id)?;
         let id = new_id();
         let name = match &req.name {
             Some(n) => {
@@ -186,7 +192,7 @@ impl Engine {
         let monitor = MonitorConfig {
             id: id.clone(),
             name: row.name.clone(),
-            lowers: images.lower_dirs(&image.id)?,
+            lowers,
             image_dir: images.dir().to_path_buf(),
             restart: cfg.host.restart_policy,
             stop_signal: cfg.stop_signal.clone(),
@@ -266,7 +272,8 @@ impl Engine {
             p.set_console_size(Some(size));
         }
         let config = dir.join("bundle/config.json");
-        spec.save(&config).map_err(|e| ContainerError::Failed {
+        let json = serde_json::to_vec(&spec).expect("a spec serialises");
+        crate::engine::private::write(&config, &json).map_err(|e| ContainerError::Failed {
             name: v.row.name.clone(),
             message: format!("writing {}: {e}", config.display()),
         })?;
@@ -296,7 +303,8 @@ impl Engine {
         }
         let id = v.row.id.clone();
         let run_dir = self.paths.run_dir(&id);
-        std::fs::create_dir_all(&run_dir).map_err(|e| ContainerError::io(&run_dir, e))?;
+        crate::engine::private::create_dir(&run_dir)
+            .map_err(|e| ContainerError::io(&run_dir, e))?;
         let sock = run_dir.join("start.sock");
         let _ = std::fs::remove_file(&sock);
         let listener = crate::engine::runtime::unixsock::bind(&sock)
@@ -520,10 +528,7 @@ impl Engine {
 
 /// The monitor's own diagnostics (a panic, a failed cleanup) go to `<run>/<id>/monitor.log`.
 fn monitor_log(run_dir: &Path) -> Stdio {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(run_dir.join("monitor.log"))
+    crate::engine::private::open(&run_dir.join("monitor.log"), true)
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null())
 }

@@ -56,7 +56,7 @@ pub struct Upper<'a> {
 }
 
 /// Mounts the overlay of `lowers` (relative to `store_dir`, topmost first) on `target`;
-/// read-only when `upper` is `None`.
+/// read-only, nosuid and nodev when `upper` is `None`.
 ///
 /// The process's working directory is `store_dir` during the call: call it from a
 /// single-threaded process (the CLI and the container setup process are).
@@ -99,8 +99,11 @@ pub fn mount_overlay(
             max: MAX_OPTIONS,
         });
     }
+    // A read-only view is for the host (`berth image mount`): the image's setuid binaries,
+    // file capabilities and device nodes must not work there, whoever runs them. A container's
+    // root (with an upper layer) keeps them: setuid works inside a container, as in Docker.
     let flags = if upper.is_none() {
-        MountFlags::RDONLY
+        MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV
     } else {
         MountFlags::empty()
     };

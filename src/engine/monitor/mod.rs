@@ -386,7 +386,7 @@ pub fn main(
         );
         std::process::exit(1);
     };
-    let _ = std::fs::create_dir_all(&run_dir);
+    let _ = crate::engine::private::create_dir(&run_dir);
     if let Some(me) = ProcessId::of(std::process::id() as i32) {
         let _ = records::write(&run_dir.join("monitor.pid"), &me);
     }

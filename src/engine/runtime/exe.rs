@@ -119,7 +119,7 @@ fn empty_layer(runtime_root: &Path) -> io::Result<PathBuf> {
         }
         Err(_) => {}
     }
-    std::fs::create_dir_all(runtime_root)?;
+    crate::engine::private::create_dir(runtime_root)?;
     match rustix::fs::mkdir(&empty, Mode::from_raw_mode(0o555)) {
         Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(empty),
         Err(e) => Err(e.into()),

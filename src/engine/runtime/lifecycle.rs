@@ -121,7 +121,7 @@ pub fn create(
         bundle: bundle.clone(),
         message,
     })?;
-    std::fs::create_dir_all(root).map_err(|e| RuntimeError::io(root, e))?;
+    crate::engine::private::create_dir(root).map_err(|e| RuntimeError::io(root, e))?;
     match std::fs::create_dir(&d) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -253,7 +253,8 @@ fn create_in(
     options: CreateOptions,
 ) -> Result<ContainerState, RuntimeError> {
     let config = d.join("config.json");
-    spec.save(&config).map_err(|e| RuntimeError::Corrupt {
+    let json = serde_json::to_vec(spec).expect("a spec serialises");
+    crate::engine::private::write(&config, &json).map_err(|e| RuntimeError::Corrupt {
         path: config.clone(),
         message: e.to_string(),
     })?;

@@ -125,7 +125,7 @@ pub fn run(
                 message: "process.terminal is true: a detached run needs --console-socket".into(),
             });
         }
-        std::fs::create_dir_all(root).map_err(|e| RuntimeError::io(root, e))?;
+        crate::engine::private::create_dir(root).map_err(|e| RuntimeError::io(root, e))?;
         let path = root.join(format!(".{id}.console"));
         let _ = std::fs::remove_file(&path);
         let listener = super::unixsock::bind(&path).map_err(|e| RuntimeError::io(&path, e))?;

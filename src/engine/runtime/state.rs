@@ -94,7 +94,7 @@ impl ContainerState {
 
     pub fn save(&self, dir: &Path) -> Result<(), RuntimeError> {
         let tmp = dir.join("state.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(self).expect("serializable"))
+        crate::engine::private::write(&tmp, &serde_json::to_vec(self).expect("serializable"))
             .map_err(|e| RuntimeError::io(&tmp, e))?;
         std::fs::rename(&tmp, Self::path(dir)).map_err(|e| RuntimeError::io(dir, e))
     }

@@ -128,7 +128,12 @@ impl Db {
             path: path.clone(),
             source,
         };
-        if let Err(e) = std::fs::create_dir_all(root) {
+        if let Err(e) = crate::engine::private::create_dir(root) {
+            return Err(err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))));
+        }
+        // Made 0600 before SQLite creates it (0644), with its WAL and shared-memory files,
+        // which take the database's mode: it holds containers' settings and environments.
+        if let Err(e) = crate::engine::private::open(&path, true) {
             return Err(err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))));
         }
         let conn = Connection::open(&path).map_err(err)?;

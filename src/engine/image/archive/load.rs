@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::stage::Staged;
 use super::{blob_diff_id, blob_head, layer_media_type, oci_manifest, ArchiveError, Result};
 use crate::engine::image::reference::Reference;
-use crate::engine::image::store::{ImageStore, LayerBlob};
+use crate::engine::image::store::{blobs, digest, ImageStore, LayerBlob, StoreError};
 
 /// One image a load registered.
 #[derive(Debug, Clone)]
@@ -25,18 +25,24 @@ struct Found {
     tags: Vec<Reference>,
 }
 
-/// Loads every image of the archive `reader`. `name` is the repository for OCI images named
-/// only by a tag. On error no image of the archive stays registered.
+/// Loads every image of the archive `reader` (`source` names it in errors). `name` is the
+/// repository for OCI images named only by a tag. On error no image of the archive stays
+/// registered.
+///
+/// Nothing the archive claims is taken on trust: each layer's diff ID is computed from its
+/// blob and must be the config's `rootfs.diff_ids` entry, every descriptor's digest and size
+/// must be its blob's, and JSON documents over [`blobs::MAX_DOCUMENT`] are refused unread.
 pub fn load(
     store: &ImageStore,
     reader: impl Read + 'static,
     name: Option<&str>,
+    source: &str,
 ) -> Result<Vec<LoadedImage>> {
     let staged = Staged::read(store, reader)?;
     let found = if staged.has("manifest.json") {
-        docker_archive(store, &staged)
+        docker_archive(store, &staged, source)
     } else if staged.has("index.json") && staged.has("oci-layout") {
-        oci_layout(store, &staged, name)
+        oci_layout(store, &staged, name, source)
     } else {
         Err(ArchiveError::UnknownFormat)
     };
@@ -81,7 +87,55 @@ fn invalid(file: &str, message: impl Into<String>) -> ArchiveError {
     }
 }
 
-fn docker_archive(store: &ImageStore, staged: &Staged) -> Result<Vec<Found>> {
+/// The config's `rootfs.diff_ids` must be the diff IDs computed from the layers' blobs, one for
+/// one (`image` names the image in errors).
+fn check_diff_ids(source: &str, image: &str, config: &[u8], layers: &[LayerBlob]) -> Result<()> {
+    let cfg: Value = serde_json::from_slice(config)
+        .map_err(|e| invalid(&format!("the config of {image}"), e.to_string()))?;
+    let listed = cfg["rootfs"]["diff_ids"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    if listed.len() != layers.len() {
+        return Err(invalid(
+            image,
+            format!(
+                "the manifest has {} layers but the config's rootfs.diff_ids lists {}",
+                layers.len(),
+                listed.len()
+            ),
+        ));
+    }
+    for (index, (claimed, layer)) in listed.iter().zip(layers).enumerate() {
+        let value = claimed.as_str().unwrap_or_default();
+        if !claimed.is_string() || digest::check(value).is_err() {
+            return Err(ArchiveError::BadDiffId {
+                archive: source.to_string(),
+                image: image.to_string(),
+                index,
+                value: if claimed.is_string() {
+                    value.to_string()
+                } else {
+                    claimed.to_string()
+                },
+            });
+        }
+        if value != layer.diff_id {
+            return Err(ArchiveError::DiffIdMismatch(Box::new(
+                super::DiffIdMismatch {
+                    archive: source.to_string(),
+                    image: image.to_string(),
+                    index,
+                    blob: layer.blob.clone(),
+                    expected: value.to_string(),
+                    actual: layer.diff_id.clone(),
+                },
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn docker_archive(store: &ImageStore, staged: &Staged, source: &str) -> Result<Vec<Found>> {
     let data = staged.read_file(store, "the archive", "manifest.json")?;
     let entries: Value =
         serde_json::from_slice(&data).map_err(|e| invalid("manifest.json", e.to_string()))?;
@@ -110,6 +164,7 @@ fn docker_archive(store: &ImageStore, staged: &Staged) -> Result<Vec<Found>> {
             descs.push((blob.clone(), size, media));
             layers.push(LayerBlob { blob, diff_id });
         }
+        check_diff_ids(source, &at, &config, &layers)?;
         let mut tags = Vec::new();
         for t in e["RepoTags"].as_array().into_iter().flatten() {
             let t = t
@@ -128,49 +183,66 @@ fn docker_archive(store: &ImageStore, staged: &Staged) -> Result<Vec<Found>> {
     Ok(out)
 }
 
-/// The blob a descriptor names, checked to hold exactly that digest.
-fn descriptor_blob(staged: &Staged, file: &str, d: &Value) -> Result<(String, u64)> {
+/// The blob a descriptor names, checked to hold exactly that digest and size (compared before
+/// anything of it is read).
+fn descriptor_blob(staged: &Staged, source: &str, file: &str, d: &Value) -> Result<(String, u64)> {
     let digest = d["digest"]
         .as_str()
         .ok_or_else(|| invalid(file, "a descriptor without digest"))?;
-    let (alg, hex) = digest
-        .split_once(':')
-        .ok_or_else(|| invalid(file, format!("malformed digest `{digest}`")))?;
-    if alg != "sha256" || hex.contains('/') || hex.contains("..") {
-        return Err(invalid(file, format!("unsupported digest `{digest}`")));
-    }
-    let (blob, size) = staged.get(file, &format!("blobs/{alg}/{hex}"))?;
+    let hex = digest::hex(digest).map_err(|e| invalid(file, e.to_string()))?;
+    let expected = d["size"].as_u64().ok_or_else(|| {
+        invalid(
+            file,
+            format!(
+                "the descriptor of {digest} has no size (`size`, a number of bytes, is required)"
+            ),
+        )
+    })?;
+    let path = format!("blobs/sha256/{hex}");
+    let (blob, size) = staged.get(file, &path)?;
     if blob != digest {
-        return Err(ArchiveError::Store(
-            crate::engine::image::store::StoreError::DigestMismatch {
-                source_name: format!("blobs/{alg}/{hex}"),
-                expected: digest.to_string(),
-                actual: blob,
-            },
-        ));
+        return Err(ArchiveError::Store(StoreError::DigestMismatch {
+            source_name: path,
+            expected: digest.to_string(),
+            actual: blob,
+        }));
+    }
+    if size != expected {
+        return Err(ArchiveError::DescriptorSize {
+            archive: source.to_string(),
+            file: file.to_string(),
+            digest: blob,
+            expected,
+            actual: size,
+        });
     }
     Ok((blob, size))
 }
 
-fn oci_layout(store: &ImageStore, staged: &Staged, name: Option<&str>) -> Result<Vec<Found>> {
+fn oci_layout(
+    store: &ImageStore,
+    staged: &Staged,
+    name: Option<&str>,
+    source: &str,
+) -> Result<Vec<Found>> {
     let index: Value =
         serde_json::from_slice(&staged.read_file(store, "the archive", "index.json")?)
             .map_err(|e| invalid("index.json", e.to_string()))?;
     let mut out = Vec::new();
-    let mut pending: Vec<(Value, Option<String>)> = index["manifests"]
+    let mut pending: Vec<(Value, Option<String>, String)> = index["manifests"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|d| (d.clone(), None))
+        .map(|d| (d.clone(), None, "index.json".to_string()))
         .collect();
     let mut seen = 0;
-    while let Some((d, inherited)) = pending.pop() {
+    while let Some((d, inherited, parent)) = pending.pop() {
         seen += 1;
         if seen > 1000 {
             return Err(invalid("index.json", "too many nested manifests"));
         }
-        let (blob, _) = descriptor_blob(staged, "index.json", &d)?;
-        let data = crate::engine::image::store::blobs::read(store.dir(), &blob)?;
+        let (blob, _) = descriptor_blob(staged, source, &parent, &d)?;
+        let data = blobs::read(store.dir(), &blob)?;
         let doc: Value =
             serde_json::from_slice(&data).map_err(|e| invalid(&blob, e.to_string()))?;
         let ref_name = d["annotations"]["io.containerd.image.name"]
@@ -183,40 +255,24 @@ fn oci_layout(store: &ImageStore, staged: &Staged, name: Option<&str>) -> Result
             for m in doc["manifests"].as_array().into_iter().flatten() {
                 let arch = m["platform"]["architecture"].as_str();
                 if arch.is_none() || arch == Some(super::host_arch()) {
-                    pending.push((m.clone(), ref_name.clone()));
+                    pending.push((m.clone(), ref_name.clone(), format!("index {blob}")));
                 }
             }
             continue;
         }
-        let (config_digest, _) = descriptor_blob(staged, &blob, &doc["config"])?;
-        let config = crate::engine::image::store::blobs::read(store.dir(), &config_digest)?;
-        let cfg: Value =
-            serde_json::from_slice(&config).map_err(|e| invalid(&config_digest, e.to_string()))?;
-        let diff_ids: Vec<String> = cfg["rootfs"]["diff_ids"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        let descs = doc["layers"].as_array().cloned().unwrap_or_default();
-        if descs.len() != diff_ids.len() {
-            return Err(invalid(
-                &blob,
-                format!(
-                    "the manifest has {} layers but the config lists {}",
-                    descs.len(),
-                    diff_ids.len()
-                ),
-            ));
-        }
+        let at = format!("manifest {blob}");
+        let (config_digest, _) = descriptor_blob(staged, source, &at, &doc["config"])?;
+        let config = blobs::read(store.dir(), &config_digest)?;
         let mut layers = Vec::new();
-        for (l, diff_id) in descs.iter().zip(diff_ids) {
-            let (layer_blob, _) = descriptor_blob(staged, &blob, l)?;
+        for l in doc["layers"].as_array().into_iter().flatten() {
+            let (layer_blob, _) = descriptor_blob(staged, source, &at, l)?;
+            let diff_id = blob_diff_id(store, &layer_blob)?;
             layers.push(LayerBlob {
                 blob: layer_blob,
                 diff_id,
             });
         }
+        check_diff_ids(source, &at, &config, &layers)?;
         let tags = match ref_name {
             None => Vec::new(),
             Some(r) if r.contains('/') || r.contains(':') => {

@@ -39,6 +39,47 @@ pub enum ArchiveError {
     NeedsName { tag: String },
     #[error("writing the archive: {0}")]
     Write(std::io::Error),
+    #[error("{0}")]
+    DiffIdMismatch(Box<DiffIdMismatch>),
+    #[error(
+        "{archive}: layer {index} of {image}: the image config's rootfs.diff_ids[{index}] `{}` \
+         is not a digest (`sha256:` and 64 lower-case hex digits); the archive is corrupt or was \
+         tampered with",
+        value.escape_debug()
+    )]
+    BadDiffId {
+        archive: String,
+        image: String,
+        index: usize,
+        value: String,
+    },
+    #[error(
+        "{archive}: {file} gives {digest} a size of {expected} bytes, but the blob is {actual} \
+         bytes; the archive is corrupt or was tampered with"
+    )]
+    DescriptorSize {
+        archive: String,
+        file: String,
+        digest: String,
+        expected: u64,
+        actual: u64,
+    },
+}
+
+/// A layer whose blob does not unpack to the diff ID the image config gives it.
+#[derive(Debug, Error)]
+#[error(
+    "{archive}: layer {index} of {image} is blob {blob}, which unpacks to {actual}, but the \
+     image config's rootfs.diff_ids[{index}] is {expected}; the archive is corrupt or was \
+     tampered with"
+)]
+pub struct DiffIdMismatch {
+    pub archive: String,
+    pub image: String,
+    pub index: usize,
+    pub blob: String,
+    pub expected: String,
+    pub actual: String,
 }
 
 pub type Result<T, E = ArchiveError> = std::result::Result<T, E>;
@@ -75,14 +116,19 @@ pub(crate) fn blob_head(store: &ImageStore, digest: &str) -> Result<Vec<u8>> {
     Ok(head)
 }
 
-/// The diff ID of a stored layer blob (its own digest when it is a plain tar).
+/// The diff ID of a stored layer blob (its own digest when it is a plain tar), within the
+/// store's limits on an archive's stream (a decompression bomb stops here; the finer limits
+/// on a layer apply when it is unpacked, naming the entry that crossed them).
 pub(crate) fn blob_diff_id(store: &ImageStore, digest: &str) -> Result<String> {
     if compression_of(&blob_head(store, digest)?).is_empty() {
         return Ok(digest.to_string());
     }
-    let (diff_id, _) = diff_id_of(store.open_blob(digest)?).map_err(|e| ArchiveError::Entry {
-        entry: digest.to_string(),
-        reason: format!("cannot decompress the layer: {e}"),
+    let limits = store.limits()?;
+    let (diff_id, _) = diff_id_of(store.open_blob(digest)?, &limits.archive()).map_err(|e| {
+        ArchiveError::Entry {
+            entry: digest.to_string(),
+            reason: format!("cannot decompress the layer: {e}"),
+        }
     })?;
     Ok(diff_id)
 }

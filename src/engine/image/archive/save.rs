@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{oci_manifest, ArchiveError, Result};
 use crate::engine::image::reference::Reference;
-use crate::engine::image::store::{blobs, layers, ImageStore};
+use crate::engine::image::store::{blobs, digest, layers, ImageStore};
 use crate::engine::image::unpack::decompress;
 
 /// Writes `names` (tags or IDs) to `writer`. A tag is saved with that tag; an ID without tags.
@@ -33,7 +33,7 @@ pub fn save(store: &ImageStore, names: &[&str], writer: impl Write) -> Result<()
         let mut descs = Vec::new();
         for ((blob, _), diff_id) in rec.layer_blobs.iter().zip(&rec.diff_ids) {
             let size = layers::meta(store.dir(), diff_id)?.size;
-            let path = format!("blobs/sha256/{}", &diff_id[7..]);
+            let path = format!("blobs/sha256/{}", digest::hex(diff_id)?);
             if written.insert(diff_id.clone()) {
                 let stream = decompress(store.open_blob(blob)?, &store.limits()?.archive())
                     .map_err(ArchiveError::Stream)?;
@@ -53,7 +53,7 @@ pub fn save(store: &ImageStore, names: &[&str], writer: impl Write) -> Result<()
         );
         put(&mut tar, &mut written, &manifest_digest, &manifest)?;
         manifest_list.push(json!({
-            "Config": format!("blobs/sha256/{}", &rec.id[7..]),
+            "Config": format!("blobs/sha256/{}", digest::hex(&rec.id)?),
             "RepoTags": if tags.is_empty() { serde_json::Value::Null } else {
                 json!(tags.iter().map(Reference::familiar).collect::<Vec<_>>())
             },
@@ -93,11 +93,11 @@ pub fn save(store: &ImageStore, names: &[&str], writer: impl Write) -> Result<()
 fn put<W: Write>(
     tar: &mut tar::Builder<W>,
     written: &mut BTreeSet<String>,
-    digest: &str,
+    blob: &str,
     data: &[u8],
 ) -> Result<()> {
-    if written.insert(digest.to_string()) {
-        file(tar, &format!("blobs/sha256/{}", &digest[7..]), data)?;
+    if written.insert(blob.to_string()) {
+        file(tar, &format!("blobs/sha256/{}", digest::hex(blob)?), data)?;
     }
     Ok(())
 }

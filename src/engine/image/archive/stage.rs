@@ -141,7 +141,7 @@ impl Staged {
 
 /// Removes a blob this process wrote and no image uses.
 pub fn forget_blob(store: &ImageStore, digest: &str) {
-    if let Some(p) = blobs::blob_path(store.dir(), digest) {
+    if let Ok(p) = blobs::blob_path(store.dir(), digest) {
         let _ = std::fs::remove_file(p);
     }
 }

@@ -106,7 +106,7 @@ fn docker_archive_with_shared_layers_and_save_round_trip() {
         ],
         None,
     );
-    let loaded = load(&store, Cursor::new(data), None).unwrap();
+    let loaded = load(&store, Cursor::new(data), None, "test.tar").unwrap();
     assert_eq!(loaded.len(), 2);
     let one = store.image("one:1").unwrap();
     let two = store.image("two:2").unwrap();
@@ -123,7 +123,7 @@ fn docker_archive_with_shared_layers_and_save_round_trip() {
     let mut saved = Vec::new();
     save(&store, &["one:1", "two:2"], &mut saved).unwrap();
     let other = ImageStore::open(&tmp.path().join("b")).unwrap();
-    let again = load(&other, Cursor::new(saved), None).unwrap();
+    let again = load(&other, Cursor::new(saved), None, "test.tar").unwrap();
     let ids: Vec<_> = again.iter().map(|l| l.id.clone()).collect();
     assert_eq!(
         ids,
@@ -144,7 +144,7 @@ fn manifest_paths_outside_the_archive_are_refused() {
     for bad in ["../../etc/passwd", "/etc/passwd", "missing/layer.tar"] {
         let m = format!(r#"[{{"Config":"{bad}","RepoTags":["x:1"],"Layers":[]}}]"#);
         let data = docker_archive(&[], Some(&m));
-        let err = load(&store, Cursor::new(data), None)
+        let err = load(&store, Cursor::new(data), None, "test.tar")
             .unwrap_err()
             .to_string();
         assert!(err.contains(bad), "{err}");
@@ -178,10 +178,18 @@ fn a_layer_that_does_not_match_its_diff_id_is_refused() {
         }
         b.append(&h, &content[..]).unwrap();
     }
-    let err = load(&store, Cursor::new(b.into_inner().unwrap()), None)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("but the image config says"), "{err}");
+    let err = load(
+        &store,
+        Cursor::new(b.into_inner().unwrap()),
+        None,
+        "test.tar",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("layer 0") && err.contains("rootfs.diff_ids[0]") && err.contains("test.tar"),
+        "{err}"
+    );
     assert_eq!(snapshot(&store), before, "no layer or blob left registered");
 }
 
@@ -194,7 +202,7 @@ fn truncated_archives_are_refused() {
     let store = ImageStore::open(tmp.path()).unwrap();
     let before = snapshot(&store);
     let data = docker_archive(&[("x:1", vec![layer(&[("a", &[1u8; 5000])])])], None);
-    let err = load(&store, Cursor::new(data[..3000].to_vec()), None).unwrap_err();
+    let err = load(&store, Cursor::new(data[..3000].to_vec()), None, "test.tar").unwrap_err();
     assert!(
         matches!(
             err,
@@ -250,6 +258,7 @@ fn oci_blobs_must_match_their_names_and_bare_tags_need_a_name() {
         &store,
         Cursor::new(build(true, "v1")),
         Some("example.com/app"),
+        "test.tar",
     )
     .unwrap_err()
     .to_string();
@@ -258,7 +267,7 @@ fn oci_blobs_must_match_their_names_and_bare_tags_need_a_name() {
         "{err}"
     );
     assert_eq!(snapshot(&store), before);
-    let err = load(&store, Cursor::new(build(false, "v1")), None)
+    let err = load(&store, Cursor::new(build(false, "v1")), None, "test.tar")
         .unwrap_err()
         .to_string();
     assert!(err.contains("--name"), "{err}");
@@ -266,6 +275,7 @@ fn oci_blobs_must_match_their_names_and_bare_tags_need_a_name() {
         &store,
         Cursor::new(build(false, "v1")),
         Some("example.com/app"),
+        "test.tar",
     )
     .unwrap();
     assert_eq!(ok[0].tags[0].to_string(), "example.com/app:v1");
@@ -273,7 +283,123 @@ fn oci_blobs_must_match_their_names_and_bare_tags_need_a_name() {
         &store,
         Cursor::new(build(false, "example.com/other:v2")),
         None,
+        "test.tar",
     )
     .unwrap();
     assert_eq!(ok[0].tags[0].familiar(), "example.com/other:v2");
+}
+
+/// An OCI layout archive of one image of `blobs` whose config lists `diff_ids`; `edit` may
+/// change the manifest before it is written.
+fn oci_archive(
+    blobs: &[Vec<u8>],
+    diff_ids: &[String],
+    edit: impl Fn(&mut serde_json::Value),
+) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |p: String, d: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(&p).unwrap();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, d).unwrap();
+    };
+    let config = serde_json::to_vec(&serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":diff_ids}})).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&oci_manifest(
+        (&sha(&config), config.len() as u64),
+        &blobs
+            .iter()
+            .map(|l| {
+                (
+                    sha(l),
+                    l.len() as u64,
+                    "application/vnd.oci.image.layer.v1.tar",
+                )
+            })
+            .collect::<Vec<_>>(),
+    ))
+    .unwrap();
+    edit(&mut manifest);
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    add("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#);
+    for d in blobs.iter().chain([&config, &manifest]) {
+        add(format!("blobs/sha256/{}", &sha(d)[7..]), d);
+    }
+    let index = serde_json::json!({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":sha(&manifest),"size":manifest.len(),"annotations":{"org.opencontainers.image.ref.name":"example.com/a:1"}}]});
+    add("index.json".into(), &serde_json::to_vec(&index).unwrap());
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn oci_diff_ids_are_computed_from_the_blobs_not_taken_from_the_config() {
+    if !is_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(&tmp.path().join("s")).unwrap();
+    let l = layer(&[("f", b"f")]);
+    let other = layer(&[("g", b"g")]);
+    let before = snapshot(&store);
+    let mut claims = crate::engine::image::store::digest::malformed();
+    claims.push(sha(&other));
+    for claim in &claims {
+        let data = oci_archive(
+            std::slice::from_ref(&l),
+            std::slice::from_ref(claim),
+            |_| {},
+        );
+        let err = load(&store, Cursor::new(data), None, "hostile.tar").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                ArchiveError::BadDiffId { index: 0, .. } | ArchiveError::DiffIdMismatch(_)
+            ) && text.contains("hostile.tar")
+                && text.contains("layer 0"),
+            "{claim:?}: {text}"
+        );
+        assert!(!text.contains('\0'), "{text:?}");
+        assert_eq!(snapshot(&store), before, "{claim:?}: nothing left");
+    }
+    // A second layer wrong, the first right: the error names layer 1.
+    let data = oci_archive(&[l.clone(), other.clone()], &[sha(&l), sha(&l)], |_| {});
+    let err = load(&store, Cursor::new(data), None, "two.tar")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("layer 1") && err.contains(&sha(&other)),
+        "{err}"
+    );
+    assert_eq!(snapshot(&store), before);
+}
+
+#[test]
+fn oci_descriptors_must_give_their_blobs_size() {
+    if !is_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(&tmp.path().join("s")).unwrap();
+    let l = layer(&[("f", b"f")]);
+    let n = l.len() as u64;
+    let before = snapshot(&store);
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<Edit> = vec![
+        Box::new(move |m| m["layers"][0]["size"] = serde_json::json!(n + 1)),
+        Box::new(move |m| m["layers"][0]["size"] = serde_json::json!(n - 1)),
+        Box::new(|m| m["layers"][0]["size"] = serde_json::json!("1024")),
+        Box::new(|m| m["layers"][0]["size"] = serde_json::Value::Null),
+        Box::new(|m| m["config"]["size"] = serde_json::json!(1)),
+    ];
+    for edit in edits {
+        let data = oci_archive(std::slice::from_ref(&l), &[sha(&l)], edit);
+        let err = load(&store, Cursor::new(data), None, "sized.tar")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("size"), "{err}");
+        assert_eq!(snapshot(&store), before);
+    }
+    let data = oci_archive(std::slice::from_ref(&l), &[sha(&l)], |_| {});
+    load(&store, Cursor::new(data), None, "sized.tar").unwrap();
 }

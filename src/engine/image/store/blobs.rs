@@ -9,10 +9,14 @@ use sha2::{Digest, Sha256};
 
 use super::StoreError;
 
-/// Where blob `digest` ("sha256:<hex>") lives under `dir`; `None` for a malformed digest.
-pub fn blob_path(dir: &Path, digest: &str) -> Option<PathBuf> {
-    crate::engine::image::reference::check_digest(digest).ok()?;
-    Some(dir.join("blobs/sha256").join(&digest[7..]))
+/// The most bytes of a JSON document (index, manifest, config) read into memory; a larger
+/// one is refused before it is read. Docker's registry client takes manifests up to 4 MiB;
+/// configs with long histories are larger, but not near this.
+pub const MAX_DOCUMENT: u64 = 16 << 20;
+
+/// Where blob `digest` ("sha256:<hex>") lives under `dir`; an error for a malformed digest.
+pub fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf, StoreError> {
+    Ok(dir.join("blobs/sha256").join(super::digest::hex(digest)?))
 }
 
 /// Copies `reader` into a new blob, hashing it; when `expected` is given the content must
@@ -68,7 +72,7 @@ pub fn put(
             });
         }
     }
-    let path = blob_path(dir, &digest).expect("well-formed digest");
+    let path = blob_path(dir, &digest)?;
     if path.exists() {
         return Ok((digest, total, false));
     }
@@ -85,9 +89,7 @@ pub fn put_bytes(dir: &Path, data: &[u8]) -> Result<(String, bool), StoreError> 
 
 /// Opens blob `digest`.
 pub fn open(dir: &Path, digest: &str) -> Result<File, StoreError> {
-    let path = blob_path(dir, digest).ok_or_else(|| StoreError::BadDigest {
-        digest: digest.to_string(),
-    })?;
+    let path = blob_path(dir, digest)?;
     File::open(&path).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
             StoreError::MissingBlob {
@@ -99,11 +101,38 @@ pub fn open(dir: &Path, digest: &str) -> Result<File, StoreError> {
     })
 }
 
-/// Reads a (small) blob whole.
+/// Reads a (small) blob whole: a JSON document, refused unread when it is over
+/// [`MAX_DOCUMENT`] bytes.
 pub fn read(dir: &Path, digest: &str) -> Result<Vec<u8>, StoreError> {
-    let mut data = Vec::new();
-    open(dir, digest)?
+    let f = open(dir, digest)?;
+    let path = blob_path(dir, digest)?;
+    let io = |e| StoreError::io(&path, e);
+    let size = f.metadata().map_err(io)?.len();
+    if size > MAX_DOCUMENT {
+        return Err(StoreError::DocumentTooLarge {
+            digest: digest.to_string(),
+            size,
+            max: MAX_DOCUMENT,
+        });
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    f.take(MAX_DOCUMENT + 1)
         .read_to_end(&mut data)
-        .map_err(|e| StoreError::io(&dir.join(digest), e))?;
+        .map_err(io)?;
+    if data.len() as u64 > MAX_DOCUMENT {
+        return Err(StoreError::DocumentTooLarge {
+            digest: digest.to_string(),
+            size: data.len() as u64,
+            max: MAX_DOCUMENT,
+        });
+    }
     Ok(data)
+}
+
+/// The size of blob `digest` (without reading it).
+pub fn size(dir: &Path, digest: &str) -> Result<u64, StoreError> {
+    let f = open(dir, digest)?;
+    f.metadata()
+        .map(|m| m.len())
+        .map_err(|e| StoreError::io(&blob_path(dir, digest).unwrap_or_default(), e))
 }

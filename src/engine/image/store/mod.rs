@@ -16,6 +16,7 @@
 //! their own modes and owners.
 
 pub mod blobs;
+pub mod digest;
 mod index;
 pub mod layers;
 mod limits;
@@ -58,8 +59,17 @@ pub enum StoreError {
         expected: u64,
         actual: u64,
     },
-    #[error("`{digest}` is not a sha256 digest")]
+    #[error(
+        "`{}` is not a digest (`sha256:` and 64 lower-case hex digits); the image or the \
+         store is corrupt or was tampered with",
+        digest.escape_debug()
+    )]
     BadDigest { digest: String },
+    #[error(
+        "blob {digest} is {size} bytes, over the {max} an image's JSON document (index, \
+         manifest, config) may take; the image is refused"
+    )]
+    DocumentTooLarge { digest: String, size: u64, max: u64 },
     #[error("blob {digest} is missing from the store")]
     MissingBlob { digest: String },
     #[error("layer {layer}: {source}")]
@@ -208,7 +218,7 @@ impl ImageStore {
     }
 
     pub fn has_blob(&self, digest: &str) -> bool {
-        blobs::blob_path(&self.dir, digest).is_some_and(|p| p.exists())
+        blobs::blob_path(&self.dir, digest).is_ok_and(|p| p.exists())
     }
 
     /// Registers an image: its layers (already stored as blobs) are unpacked unless present,
@@ -251,7 +261,9 @@ impl ImageStore {
                 layer_blobs.len()
             )));
         }
+        self.check_manifest(manifest, config, layer_blobs)?;
         for (layer, diff_id) in layer_blobs.iter().zip(diff_ids) {
+            digest::check(diff_id)?;
             if layer.diff_id != *diff_id {
                 return Err(StoreError::DiffIdMismatch {
                     layer: layer.blob.clone(),
@@ -269,6 +281,49 @@ impl ImageStore {
         index::attach(&mut entries, &manifest_digest, manifest.len() as u64, tags);
         index::save(&self.dir, &entries)?;
         Ok(config_digest)
+    }
+
+    /// The manifest must describe exactly `config` and `layer_blobs`: digests and sizes (what
+    /// the store later reads an image's parts by).
+    fn check_manifest(
+        &self,
+        manifest: &[u8],
+        config: &[u8],
+        layer_blobs: &[LayerBlob],
+    ) -> Result<()> {
+        let invalid = |m: String| StoreError::InvalidImage(format!("manifest: {m}"));
+        let m: serde_json::Value =
+            serde_json::from_slice(manifest).map_err(|e| invalid(e.to_string()))?;
+        let config_digest = digest::of(config);
+        if m["config"]["digest"].as_str() != Some(config_digest.as_str())
+            || m["config"]["size"].as_u64() != Some(config.len() as u64)
+        {
+            return Err(invalid(format!(
+                "its config descriptor ({}, {} bytes) is not the config ({config_digest}, {} \
+                 bytes)",
+                m["config"]["digest"],
+                m["config"]["size"],
+                config.len()
+            )));
+        }
+        let descs = m["layers"].as_array().map_or(&[][..], Vec::as_slice);
+        if descs.len() != layer_blobs.len() {
+            return Err(invalid(format!(
+                "{} layer descriptors for {} layers",
+                descs.len(),
+                layer_blobs.len()
+            )));
+        }
+        for (i, (d, l)) in descs.iter().zip(layer_blobs).enumerate() {
+            let size = blobs::size(&self.dir, &l.blob)?;
+            if d["digest"].as_str() != Some(l.blob.as_str()) || d["size"].as_u64() != Some(size) {
+                return Err(invalid(format!(
+                    "layer {i}'s descriptor ({}, {} bytes) is not its blob ({}, {size} bytes)",
+                    d["digest"], d["size"], l.blob
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Records that container `container` uses image `image_id` (its layers are kept).
@@ -307,24 +362,24 @@ impl ImageStore {
     /// The image's layers as overlay lower dirs, topmost first, relative to [`Self::dir`].
     pub fn lower_dirs(&self, name: &str) -> Result<Vec<PathBuf>> {
         let rec = self.image(name)?;
-        Ok(rec
-            .diff_ids
+        rec.diff_ids
             .iter()
             .rev()
             .map(|d| layers::short_path(d))
-            .collect())
+            .collect()
     }
 
     /// The image's layer directories (absolute), bottom first.
     pub fn layer_diff_dirs(&self, name: &str) -> Result<Vec<PathBuf>> {
         let rec = self.image(name)?;
-        Ok(rec
-            .diff_ids
+        rec.diff_ids
             .iter()
             .map(|d| layers::diff_dir(&self.dir, d))
-            .collect())
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_digest;

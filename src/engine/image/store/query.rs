@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use super::{blobs, index, layers, ImageStore, Result, StoreError};
+use super::{blobs, digest, index, layers, ImageStore, Result, StoreError};
 use crate::engine::image::reference::Reference;
 
 /// One image as the store knows it.
@@ -88,7 +88,7 @@ impl ImageStore {
             let mut found = BTreeSet::new();
             for e in &entries {
                 let id = self.config_digest_of(&e.manifest)?;
-                if id[7..].starts_with(prefix) {
+                if digest::hex(&id).is_ok_and(|hex| hex.starts_with(prefix)) {
                     found.insert(e.manifest.clone());
                 }
             }

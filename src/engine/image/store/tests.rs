@@ -35,8 +35,10 @@ fn sha(data: &[u8]) -> String {
 /// Commits an image of `n` one-file layers tagged `tag`.
 fn image(store: &ImageStore, n: usize, tag: &str) -> String {
     let mut blobs_ = Vec::new();
+    let mut sizes = Vec::new();
     for i in 0..n {
         let l = one_file_layer(i);
+        sizes.push(l.len());
         let (d, _, _) = store.put_blob(Cursor::new(&l), None, None, "test").unwrap();
         blobs_.push(LayerBlob {
             blob: d.clone(),
@@ -45,7 +47,7 @@ fn image(store: &ImageStore, n: usize, tag: &str) -> String {
     }
     let diff_ids: Vec<_> = blobs_.iter().map(|b| b.diff_id.clone()).collect();
     let config = serde_json::to_vec(&serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":diff_ids}})).unwrap();
-    let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion":2,"config":{"digest":sha(&config),"size":config.len()},"layers":blobs_.iter().map(|b| serde_json::json!({"digest":b.blob,"size":1,"mediaType":"application/vnd.oci.image.layer.v1.tar"})).collect::<Vec<_>>()})).unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion":2,"config":{"digest":sha(&config),"size":config.len()},"layers":blobs_.iter().zip(&sizes).map(|(b, s)| serde_json::json!({"digest":b.blob,"size":s,"mediaType":"application/vnd.oci.image.layer.v1.tar"})).collect::<Vec<_>>()})).unwrap();
     store
         .commit(
             &manifest,

@@ -239,11 +239,15 @@ fn unpack_entries(
 }
 
 /// The digest ("sha256:<hex>") of the uncompressed stream of `reader` (plain, gzip or zstd)
-/// and its uncompressed size: a layer blob's diff ID without unpacking it.
-pub fn diff_id_of<R: Read + 'static>(reader: R) -> std::io::Result<(String, u64)> {
+/// and its uncompressed size: a layer blob's diff ID without unpacking it, within the stream
+/// limits of `opts` (a decompression bomb is stopped here as in an unpack).
+pub fn diff_id_of<R: Read + 'static>(
+    reader: R,
+    opts: &UnpackOptions,
+) -> std::io::Result<(String, u64)> {
     let guard = Guard {
-        max_uncompressed: u64::MAX,
-        max_ratio: u64::MAX,
+        max_uncompressed: opts.max_uncompressed,
+        max_ratio: opts.max_ratio,
     };
     let (diff_id, _, size) = Uncompressed::new(reader, guard)?.finish()?;
     Ok((diff_id, size))
