@@ -15,5 +15,6 @@ mod sec_escape;
 mod sec_layers;
 mod sec_mounts;
 mod sec_seccomp;
+mod sec_stdio;
 mod sec_volume_copy;
 mod volume;
