@@ -69,9 +69,11 @@ pub fn set_size(fd: impl AsFd, rows: u16, cols: u16) -> Result<(), String> {
 }
 
 /// Makes `slave` the calling process's controlling terminal and standard streams (in a new
-/// session).
+/// session, unless the process leads one already).
 pub fn make_controlling(slave: &OwnedFd) -> Result<(), String> {
-    rustix::process::setsid().map_err(|e| format!("setsid: {e}"))?;
+    if rustix::process::getsid(None).ok() != Some(rustix::process::getpid()) {
+        rustix::process::setsid().map_err(|e| format!("setsid: {e}"))?;
+    }
     rustix::process::ioctl_tiocsctty(slave).map_err(|e| format!("TIOCSCTTY: {e}"))?;
     rustix::stdio::dup2_stdin(slave).map_err(|e| format!("terminal stdin: {e}"))?;
     rustix::stdio::dup2_stdout(slave).map_err(|e| format!("terminal stdout: {e}"))?;
