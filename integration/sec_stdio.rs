@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -110,10 +111,13 @@ int main(int argc, char **argv) {
 }
 "#;
 
-/// An image `probe:1`: busybox and the static probe at /probe.
-fn probe_image(b: &Berth) {
+/// Builds the probe (static) under the test's root; its path.
+fn build_probe(b: &Berth) -> PathBuf {
     let src = b.path().join("probe.c");
     let bin = b.path().join("probe");
+    if bin.exists() {
+        return bin;
+    }
     std::fs::write(&src, PROBE).unwrap();
     let cc = Command::new("cc")
         .args(["-static", "-O2", "-o"])
@@ -122,6 +126,12 @@ fn probe_image(b: &Berth) {
         .output()
         .expect("a C compiler (cc) to build the probe");
     assert!(cc.status.success(), "cc: {}", stderr(&cc));
+    bin
+}
+
+/// An image `probe:1`: busybox and the static probe at /probe.
+fn probe_image(b: &Berth) {
+    let bin = build_probe(b);
     let mut t = tar::Builder::new(Vec::new());
     add_file(&mut t, "probe", &std::fs::read(&bin).unwrap(), 0o755);
     b.busybox_image_with(
@@ -575,3 +585,4 @@ fn exec_with_a_terminal_uses_the_containers_pty_and_ends_with_the_process() {
 }
 
 mod health;
+mod runtime;
