@@ -104,14 +104,17 @@ fn signals_reach_a_process_in_its_own_session() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut rest = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut rest)
-        .unwrap();
+    // The rest of the output: its end comes once the container's process is gone (the
+    // container is deleted first, so a process left behind cannot hold it).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        let _ = tx.send(rest);
+    });
     let _ = b.oci(&["delete", "-f", "c2"]);
+    let rest = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
     assert_eq!(status.code(), Some(9), "{status:?}, output: {rest}");
     assert!(rest.contains("got-term"), "{rest}");
 }
