@@ -17,5 +17,6 @@ mod sec_layers;
 mod sec_mounts;
 mod sec_seccomp;
 mod sec_setup_hang;
+mod sec_stdio;
 mod sec_volume_copy;
 mod volume;

@@ -50,10 +50,10 @@ pub struct ExecArgs {
     /// Run in the background
     #[arg(short, long)]
     pub detach: bool,
-    /// Keep stdin open (not available yet)
+    /// Pass stdin to the command (without it the command reads nothing)
     #[arg(short, long)]
     pub interactive: bool,
-    /// Allocate a terminal (not available yet)
+    /// Give the command a terminal of the container's (its input only with -i)
     #[arg(short, long)]
     pub tty: bool,
     #[arg(short, long = "env")]

@@ -269,12 +269,13 @@ pub fn run(global: &GlobalArgs, cmd: &ContainerCommand) -> anyhow::Result<ExitCo
                 .ok()
                 .filter(|_| a.tty)
                 .map(|w| (w.ws_row, w.ws_col));
-            let req = crate::engine::container::ops::ExecRequest {
+            let req = crate::engine::container::exec::ExecRequest {
                 args: a.command.clone(),
                 env: a.env.iter().map(|e| env_entry(e)).collect(),
                 workdir: a.workdir.clone(),
                 user: a.user.clone(),
                 detach: a.detach,
+                interactive: a.interactive,
                 tty: a.tty,
                 size,
             };

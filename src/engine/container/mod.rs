@@ -12,6 +12,7 @@
 //!   `<run>/runtime/`.
 
 pub mod config;
+pub mod exec;
 pub mod hostfiles;
 pub mod logs;
 pub mod mounts;

@@ -3,8 +3,14 @@
 //! a row make the container unhealthy (failures during the start period do not count), one
 //! success makes it healthy. The state goes to `<run>/<id>/health.json` (Docker's shape:
 //! Status, FailingStreak, the last five results).
+//!
+//! A check's stdout and stderr are one pipe whose read end the loop polls (the monitor's or
+//! the supervisor's): the first [`MAX_OUTPUT`] bytes are kept, the rest read and dropped,
+//! and the end is closed when the check's process has exited, so a writer it left behind
+//! gets EPIPE (SIGPIPE). Nothing of a check is a host file: it could not fill /run, nor
+//! reach a host inode through /proc/self/fd.
 
-use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -16,8 +22,13 @@ use crate::engine::runtime;
 
 /// How many results the log keeps.
 const KEEP: usize = 5;
-/// Most output kept per result.
+/// Most output kept per result (Docker's; "..." is added when there was more).
 const MAX_OUTPUT: usize = 4096;
+/// Most read from a finished check's pipe before it is closed (a writer left behind could
+/// keep it full forever).
+const DRAIN_LIMIT: usize = 1 << 20;
+/// What a timed-out check's result says (Docker's words).
+const TIMED_OUT: &str = "Health check exceeded timeout";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
@@ -59,7 +70,52 @@ struct Running {
     pid: i32,
     started: Instant,
     started_at: String,
-    output: PathBuf,
+    /// The read end of the check's stdout and stderr, until end-of-file.
+    pipe: Option<OwnedFd>,
+    output: Output,
+    timed_out: bool,
+}
+
+/// A check's output as it is kept: the first [`MAX_OUTPUT`] bytes.
+#[derive(Default)]
+struct Output {
+    kept: Vec<u8>,
+    truncated: bool,
+}
+
+impl Output {
+    fn add(&mut self, data: &[u8]) {
+        let room = MAX_OUTPUT - self.kept.len();
+        self.kept.extend_from_slice(&data[..data.len().min(room)]);
+        self.truncated |= data.len() > room;
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::from_utf8_lossy(&self.kept).into_owned();
+        if self.truncated {
+            out.push_str("...");
+        }
+        out
+    }
+}
+
+/// Reads what `pipe` holds now (non-blocking) into `output`, up to `limit` bytes; true at
+/// end-of-file or an error.
+fn read_pipe(pipe: &OwnedFd, output: &mut Output, scratch: &mut [u8], limit: usize) -> bool {
+    let mut read = 0;
+    while read < limit {
+        match rustix::io::read(pipe, &mut *scratch) {
+            Ok(0) => return true,
+            Ok(n) => {
+                output.add(&scratch[..n]);
+                read += n;
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => return false,
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 /// Schedules a container's checks, runs them and keeps its health state.
@@ -134,9 +190,11 @@ impl Checker {
         })
     }
 
-    /// When the next check is due, or the running one times out.
+    /// When the next check is due, or the running one times out (one killed at its timeout
+    /// wakes the loop when it is reaped).
     pub fn deadline(&self) -> Instant {
         match &self.running {
+            Some(r) if r.timed_out => Instant::now() + Duration::from_secs(3600),
             Some(r) => r.started + nanos(self.health.timeout, Duration::from_secs(30)),
             None => self.next,
         }
@@ -147,48 +205,71 @@ impl Checker {
         self.running.as_ref().map(|r| r.pid)
     }
 
+    /// The running check's output pipe while it is open, for the loop to poll.
+    pub fn output_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.running.as_ref()?.pipe.as_ref().map(|p| p.as_fd())
+    }
+
+    /// Takes what the running check wrote (the loop saw its pipe readable); `scratch` is
+    /// the loop's read buffer.
+    pub fn read_output(&mut self, scratch: &mut [u8]) {
+        if let Some(r) = &mut self.running {
+            if let Some(pipe) = &r.pipe {
+                if read_pipe(pipe, &mut r.output, scratch, scratch.len() * 4) {
+                    r.pipe = None;
+                }
+            }
+        }
+    }
+
     /// Starts a check when one is due; kills one that exceeded its timeout.
     pub fn tick(&mut self) {
         let now = Instant::now();
-        if let Some(r) = &self.running {
-            if now >= self.deadline() {
+        let deadline = self.deadline();
+        if let Some(r) = &mut self.running {
+            if now >= deadline {
                 if let Some(pg) = rustix::process::Pid::from_raw(r.pid) {
                     let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
                 }
-                let _ = std::fs::write(&r.output, "Health check exceeded timeout");
+                r.timed_out = true;
             }
             return;
         }
         if now < self.next {
             return;
         }
-        let output = self.run_dir.join("health.out");
-        let Ok(file) = std::fs::File::create(&output) else {
-            self.next = now + nanos(self.health.interval, Duration::from_secs(30));
-            return;
-        };
         // The check runs in its own process group, so a timed-out one is killed with
-        // everything it started.
+        // everything it started. Its stdout and stderr: the write end of our pipe.
         use std::os::unix::process::CommandExt;
-        let spawned = file.try_clone().and_then(|err| {
-            std::process::Command::new(&self.exe)
+        let spawned = rustix::pipe::pipe_with(
+            rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+        )
+        .map_err(std::io::Error::from)
+        .and_then(|(read, write)| {
+            // The check's end blocks, as a pipe normally does (only ours polls).
+            rustix::fs::fcntl_setfl(&write, rustix::fs::OFlags::empty())?;
+            let err = write.try_clone()?;
+            let child = std::process::Command::new(&self.exe)
                 .arg0("berth-monitor")
                 .arg("__health")
                 .arg(&self.root)
                 .arg(&self.id)
                 .stdin(std::process::Stdio::null())
-                .stdout(file)
+                .stdout(write)
                 .stderr(err)
                 .process_group(0)
-                .spawn()
+                .spawn()?;
+            Ok((child, read))
         });
         match spawned {
-            Ok(child) => {
+            Ok((child, pipe)) => {
                 self.running = Some(Running {
                     pid: child.id() as i32,
                     started: now,
                     started_at: records::now(),
-                    output,
+                    pipe: Some(pipe),
+                    output: Output::default(),
+                    timed_out: false,
                 });
                 // Reaped by the monitor's loop, which reaps every child.
                 std::mem::forget(child);
@@ -200,30 +281,28 @@ impl Checker {
     }
 
     /// Records the running check's result (`code`: its exit code, 128 + signal if killed).
-    pub fn finished(&mut self, code: i32) {
-        let Some(r) = self.running.take() else {
+    /// What its pipe still holds is read (up to [`DRAIN_LIMIT`]), then the pipe is closed.
+    pub fn finished(&mut self, code: i32, scratch: &mut [u8]) {
+        let Some(mut r) = self.running.take() else {
             return;
         };
-        let mut out = String::new();
-        if let Ok(f) = std::fs::File::open(&r.output) {
-            let _ = f.take(MAX_OUTPUT as u64).read_to_string(&mut out);
+        if let Some(pipe) = r.pipe.take() {
+            read_pipe(&pipe, &mut r.output, scratch, DRAIN_LIMIT);
         }
-        let _ = std::fs::remove_file(&r.output);
-        let code = if out == "Health check exceeded timeout" {
-            -1
+        let (code, out) = if r.timed_out {
+            (-1, TIMED_OUT.to_string())
         } else {
-            code
+            (code, r.output.text())
         };
         self.finish_with(code, out, r.started, r.started_at);
     }
 
-    /// Kills a check still running (the container stopped).
+    /// Kills a check still running (the container stopped) and closes its pipe.
     pub fn abandon(&mut self) {
         if let Some(r) = self.running.take() {
             if let Some(pg) = rustix::process::Pid::from_raw(r.pid) {
                 let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
             }
-            let _ = std::fs::remove_file(&r.output);
         }
     }
 
@@ -244,8 +323,8 @@ impl Checker {
 
 /// `berth-monitor __health ROOT ID`: becomes container `id`'s health check command, exec'd
 /// into the container with the container's process settings (the monitor's loop started this
-/// process in its own group, with the output file on stdout and stderr). Exits 126 when the
-/// check cannot run.
+/// process in its own group, with its pipe on stdout and stderr). Exits 126 when the check
+/// cannot run.
 pub fn check_main(root: &Path, id: &str) -> ! {
     let paths = crate::engine::container::Paths::new(root);
     let health = records::read::<records::MonitorConfig>(&paths.dir(id).join("monitor.json"))
@@ -279,6 +358,52 @@ fn command(test: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_keeps_the_first_4096_bytes_and_marks_more() {
+        let mut o = Output::default();
+        o.add(&[b'a'; 4000]);
+        o.add(&[b'b'; 96]);
+        assert_eq!(o.text().len(), 4096, "exactly the limit: no mark");
+        o.add(b"c");
+        o.add(&[b'd'; 10_000]);
+        let text = o.text();
+        assert_eq!(text.len(), 4096 + 3);
+        assert!(
+            text.starts_with("aaa") && text.ends_with("bbb..."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_pipe_a_writer_keeps_full_is_read_within_the_limit_then_closed() {
+        let (r, w) = rustix::pipe::pipe_with(
+            rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+        )
+        .unwrap();
+        rustix::fs::fcntl_setfl(&w, rustix::fs::OFlags::empty()).unwrap();
+        // A writer left behind: writes until the pipe breaks.
+        let writer = std::thread::spawn(move || {
+            let chunk = [b'x'; 4096];
+            loop {
+                match rustix::io::write(&w, &chunk) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return e,
+                }
+            }
+        });
+        let mut out = Output::default();
+        let mut scratch = vec![0u8; 32 * 1024];
+        // Each call returns although the writer never stops; what is kept stays bounded.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !out.truncated {
+            assert!(!read_pipe(&r, &mut out, &mut scratch, DRAIN_LIMIT));
+            assert!(Instant::now() < deadline, "the writer wrote nothing more");
+        }
+        assert_eq!(out.kept.len(), MAX_OUTPUT);
+        drop(r);
+        assert_eq!(writer.join().unwrap(), rustix::io::Errno::PIPE);
+    }
 
     fn r(code: i32) -> Result {
         Result {

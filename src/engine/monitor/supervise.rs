@@ -130,11 +130,23 @@ impl Watch {
                 }
                 fds.push(PollFd::new(&c.stream, flags));
             }
+            // A running check's output pipe, last.
+            let check_output = self.health.as_ref().and_then(Checker::output_fd);
+            let polls_check = check_output.is_some();
+            fds.extend(check_output.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)));
             let _ = rustix::event::poll(&mut fds, timeout.as_ref());
             let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
             let n = self.pipes.len();
-            let client_events: Vec<PollFlags> = fds[n + 2..].iter().map(|f| f.revents()).collect();
+            let clients_end = fds.len() - usize::from(polls_check);
+            let client_events: Vec<PollFlags> = fds[n + 2..clients_end]
+                .iter()
+                .map(|f| f.revents())
+                .collect();
+            let check_ready = polls_check && ready.last().copied().unwrap_or(false);
             drop(fds);
+            if let (true, Some(h)) = (check_ready, self.health.as_mut()) {
+                h.read_output(&mut buf);
+            }
             self.read_clients(attach, &client_events, &mut buf);
             let mut closed = Vec::new();
             for (i, (stream, fd)) in self.pipes.iter().enumerate() {
@@ -176,7 +188,7 @@ impl Watch {
                 if pid == self.pid {
                     code = Some(status);
                 } else if let Some(h) = self.health.as_mut().filter(|h| h.pid() == Some(pid)) {
-                    h.finished(status);
+                    h.finished(status, &mut buf);
                 }
             }
             if let Some(h) = &mut self.health {

@@ -9,6 +9,13 @@
 //!    with its status (128 + signal when killed).
 //! 2. The child sets rlimits, the working directory, the seccomp filter, the user and
 //!    capabilities, and execs the program.
+//!
+//! The process starts in a session of its own (as runc's does), so a terminal of the caller
+//! is never its controlling terminal (no TIOCSTI into the caller's shell, no reads from it);
+//! stage 1 passes the signals a terminal or `kill` sends it on to the process's group. A
+//! health check is the exception: it stays in the process group the monitor kills at its
+//! timeout (the monitor has no terminal). A null device on a standard stream is replaced by
+//! the container's own /dev/null.
 
 #![allow(unsafe_code)]
 
@@ -34,6 +41,8 @@ struct Job {
     seccomp: Option<LinuxSeccomp>,
     /// With `process.terminal`: the socket the pty master goes to.
     console: Option<PathBuf>,
+    /// The process leads a session of its own (see the module's doc).
+    new_session: bool,
 }
 
 /// Stage 1's command for `process` in container `id`, and the protected copy of berth's
@@ -44,6 +53,7 @@ fn stage1(
     id: &str,
     process: &Process,
     console: Option<&Path>,
+    new_session: bool,
 ) -> Result<(Command, Option<std::os::fd::OwnedFd>), RuntimeError> {
     let d = dir(root, id)?;
     let st = ContainerState::load(&d, id)?;
@@ -64,6 +74,7 @@ fn stage1(
         process: process.clone(),
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
         console: console.map(Path::to_path_buf),
+        new_session,
     };
     let copy = super::exe::protect_self(root)
         .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
@@ -79,8 +90,9 @@ fn stage1(
     Ok((cmd, copy))
 }
 
-/// Starts `process` in container `id`; the returned child is stage 1, whose exit status is
-/// the process's.
+/// Starts `process` in container `id`, in a session of its own; the returned child is stage
+/// 1, whose exit status is the process's. Give it descriptors of the caller's (pipes), not a
+/// terminal: with `console`, the process gets a pty of the container's.
 pub fn exec_spawn(
     root: &Path,
     id: &str,
@@ -88,10 +100,11 @@ pub fn exec_spawn(
     stdio: Stdio,
     console: Option<&Path>,
 ) -> Result<std::process::Child, RuntimeError> {
-    let (mut cmd, _copy) = stage1(root, id, process, console)?;
-    if !matches!(stdio, Stdio::Inherit) {
-        // A background exec gets its own process group, so a timed-out one is killed with
-        // everything it started (a foreground one stays in the terminal's group).
+    let (mut cmd, _copy) = stage1(root, id, process, console, true)?;
+    if matches!(stdio, Stdio::Null | Stdio::File(_)) {
+        // A background exec gets its own process group. A foreground one (the caller's
+        // streams or pipes it relays) stays in the caller's, so a terminal's ^C reaches
+        // stage 1, which passes it on.
         cmd.process_group(0);
     }
     stdio
@@ -102,9 +115,10 @@ pub fn exec_spawn(
 }
 
 /// Becomes stage 1 for `process` in container `id` (this process's PID, group and standard
-/// streams); returns only the error that stopped it.
+/// streams; the process stays in this group, for a health check the monitor kills as a group
+/// at its timeout); returns only the error that stopped it.
 pub fn exec_replace(root: &Path, id: &str, process: &Process) -> RuntimeError {
-    match stage1(root, id, process, None) {
+    match stage1(root, id, process, None, false) {
         Ok((mut cmd, _copy)) => RuntimeError::io(Path::new("/proc/self/exe"), cmd.exec()),
         Err(e) => e,
     }
@@ -192,24 +206,83 @@ pub fn exec1(state_dir: &Path) -> ! {
         rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(&f), Some(link))
             .unwrap_or_else(|e| die(&format!("joining {path}: {e}")));
     }
+    // Signals for the process wait here from before the fork (the child unblocks them).
+    let signals = job
+        .new_session
+        .then(|| forwarded_signals().unwrap_or_else(|e| die(&e)));
     // Forked after setns(pid): the child is in the container's PID namespace.
     // SAFETY: this process is single-threaded (a freshly exec'd berth that started no
     // threads), so the child may go on running ordinary code after fork.
     match unsafe { super::fork::fork_into(unified.as_ref().map(|f| f.as_fd())) } {
         Ok(super::fork::Forked::Child) => exec2(job, console),
         Ok(super::fork::Forked::Parent(child)) => {
-            use nix::sys::wait::{waitpid, WaitStatus};
-            let code = loop {
-                match waitpid(child, None) {
-                    Ok(WaitStatus::Exited(_, c)) => break c,
-                    Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
-                    Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => die(&format!("waiting: {e}")),
-                }
-            };
-            std::process::exit(code);
+            std::process::exit(wait_forwarding(child, signals.as_ref(), true))
         }
         Err(e) => die(&e),
+    }
+}
+
+/// The signals stage 1 passes on to the process's group: what a terminal sends its
+/// foreground group and what `kill` usually sends. Blocked from here on and read from the
+/// returned descriptor, with SIGCHLD.
+pub(crate) fn forwarded_signals() -> Result<nix::sys::signalfd::SignalFd, String> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    set.add(Signal::SIGCHLD);
+    let _ = set.thread_block();
+    nix::sys::signalfd::SignalFd::with_flags(&set, nix::sys::signalfd::SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| format!("signalfd: {e}"))
+}
+
+const FORWARDED: [nix::sys::signal::Signal; 6] = {
+    use nix::sys::signal::Signal::*;
+    [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
+};
+
+/// Waits for `child` (stage 2, or a container's first process for `oci run`, whose
+/// subreaper this process is): its exit code, 128 + signal when killed. With `signals`,
+/// passes those this process gets on to the child, or (`group`) to its process group, as a
+/// terminal would (the child leads it once it ran setsid; before, to the child alone).
+pub(crate) fn wait_forwarding(
+    child: nix::unistd::Pid,
+    signals: Option<&nix::sys::signalfd::SignalFd>,
+    group: bool,
+) -> i32 {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    loop {
+        let flags = signals.map(|_| WaitPidFlag::WNOHANG);
+        match waitpid(child, flags) {
+            Ok(WaitStatus::Exited(_, c)) => return c,
+            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                eprintln!("berth: waiting for {child}: {e}");
+                return 1;
+            }
+        }
+        let Some(fd) = signals else { continue };
+        match fd.read_signal() {
+            Ok(Some(info)) => {
+                let Ok(sig) = nix::sys::signal::Signal::try_from(info.ssi_signo as i32) else {
+                    continue;
+                };
+                if FORWARDED.contains(&sig) {
+                    let pgrp = nix::unistd::Pid::from_raw(-child.as_raw());
+                    if !group || nix::sys::signal::kill(pgrp, sig).is_err() {
+                        let _ = nix::sys::signal::kill(child, sig);
+                    }
+                }
+            }
+            Ok(None) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                eprintln!("berth: reading signals: {e}");
+                return 1;
+            }
+        }
     }
 }
 
@@ -219,7 +292,16 @@ fn exec2(job: Job, console: Option<std::os::unix::net::UnixStream>) -> ! {
     // path of the process is used.
     super::fds::close_all_but(&console.iter().map(|c| c.as_raw_fd()).collect::<Vec<_>>());
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    // Out of the caller's session (and away from its terminal) before any signal it sent
+    // the group is taken.
+    if job.new_session || console.is_some() {
+        if let Err(e) = rustix::process::setsid() {
+            die(&format!("setsid: {e}"));
+        }
+    }
     let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+    // In the container's root since setns(mnt): its own /dev/null, not the caller's.
+    super::fds::own_null_stdio();
     let p = &job.process;
     if let Some(sock) = console {
         // A pty of the container's own devpts, its master to the caller, its slave our

@@ -58,6 +58,46 @@ fn close_listed(first: u32, last: u32) {
     }
 }
 
+/// Points every standard stream that is a null device (character device 1:3) at the current
+/// root's own `/dev/null`. One inherited from the caller is the host's inode, and a
+/// container's root could `chmod 000 /proc/self/fd/0` it (or chown it) for the whole host.
+/// Called once the process is in the container's root (after pivot_root, or after joining
+/// its mount namespace); a root without a usable /dev/null leaves the streams as they are.
+pub(crate) fn own_null_stdio() {
+    use rustix::fs::{fstat, major, minor, open, FileType, Mode, OFlags};
+    let is_null = |st: &rustix::fs::Stat| {
+        FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice
+            && (major(st.st_rdev), minor(st.st_rdev)) == (1, 3)
+    };
+    let Ok(null) = open(
+        "/dev/null",
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let Ok(own) = fstat(&null) else { return };
+    if !is_null(&own) {
+        return;
+    }
+    let streams = [
+        rustix::stdio::stdin(),
+        rustix::stdio::stdout(),
+        rustix::stdio::stderr(),
+    ];
+    for (i, fd) in streams.into_iter().enumerate() {
+        let Ok(st) = fstat(fd) else { continue };
+        if !is_null(&st) || (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino) {
+            continue;
+        }
+        let _ = match i {
+            0 => rustix::stdio::dup2_stdin(&null),
+            1 => rustix::stdio::dup2_stdout(&null),
+            _ => rustix::stdio::dup2_stderr(&null),
+        };
+    }
+}
+
 /// Makes the working directory when the root filesystem lacks it, as runc does (mode 0755,
 /// owned by root). Called after pivot_root, once every descriptor of the runtime is closed:
 /// every component then resolves in the container's root.
@@ -97,6 +137,7 @@ pub(crate) fn enter_cwd(cwd: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
     use std::os::fd::IntoRawFd;
+    use std::os::unix::fs::MetadataExt;
 
     fn is_open(fd: RawFd) -> bool {
         // SAFETY: F_GETFD on a number only asks about it.
@@ -119,6 +160,54 @@ mod tests {
         let mut status = 0;
         unsafe { libc::waitpid(pid, &mut status, 0) };
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+
+    #[test]
+    fn a_null_device_on_a_standard_stream_becomes_the_roots_own() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!(
+                "a_null_device_on_a_standard_stream_becomes_the_roots_own: skipped: needs root"
+            );
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dev = tmp.path().join("dev");
+        std::fs::create_dir(&dev).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dev.join("null"),
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::from_raw_mode(0o666),
+            rustix::fs::makedev(1, 3),
+        )
+        .unwrap();
+        let own = std::fs::metadata(dev.join("null")).unwrap();
+        let host_null = std::fs::File::open("/dev/null").unwrap();
+        let (pipe_r, _pipe_w) = rustix::pipe::pipe().unwrap();
+        // SAFETY: the child makes plain system calls and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = (|| {
+                // stdin: the host's null device; stdout: a pipe (left alone).
+                rustix::stdio::dup2_stdin(&host_null).ok()?;
+                rustix::stdio::dup2_stdout(&pipe_r).ok()?;
+                rustix::process::chroot(tmp.path()).ok()?;
+                own_null_stdio();
+                let st0 = rustix::fs::fstat(rustix::stdio::stdin()).ok()?;
+                let st1 = rustix::fs::fstat(rustix::stdio::stdout()).ok()?;
+                let pipe = rustix::fs::fstat(&pipe_r).ok()?;
+                let ok = (st0.st_dev, st0.st_ino) == (own.dev(), own.ino())
+                    && (st1.st_dev, st1.st_ino) == (pipe.st_dev, pipe.st_ino);
+                ok.then_some(0)
+            })();
+            unsafe { libc::_exit(code.unwrap_or(1)) };
+        }
+        let mut status = 0;
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
     }
 
     #[test]

@@ -240,6 +240,8 @@ pub(crate) fn init2_with(state_dir: &Path, spec: Option<&Spec>) -> ! {
     if let Err(e) = rootfs::setup(&spec, &bundle) {
         fail(&mut sock, e);
     }
+    // A null device the caller gave (the monitor's stdin without -i) is the host's inode.
+    super::fds::own_null_stdio();
     // Before the root may turn read-only.
     if let Err(e) = super::fds::make_cwd(process.cwd()) {
         fail(&mut sock, e);
@@ -305,6 +307,11 @@ pub(crate) fn init2_with(state_dir: &Path, spec: Option<&Spec>) -> ! {
             eprintln!("berth: {e}");
             std::process::exit(1);
         }
+    } else if let Err(e) = rustix::process::setsid() {
+        // A session of its own, as runc's: a terminal of the caller (`oci run` from a shell)
+        // is not its controlling terminal, so no TIOCSTI into that shell.
+        eprintln!("berth: setsid: {e}");
+        std::process::exit(1);
     }
     drop(terminal);
     if let Err(e) = super::process::become_user(&process) {

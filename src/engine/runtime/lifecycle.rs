@@ -24,6 +24,8 @@ pub enum Stdio {
     Null,
     /// stdin from /dev/null, stdout and stderr to this file.
     File(std::fs::File),
+    /// These descriptors (stdin, stdout, stderr): pipes of the caller's, say.
+    Fds([OwnedFd; 3]),
 }
 
 /// The descriptors a child's stdin, stdout and stderr get (`None`: inherited).
@@ -52,6 +54,11 @@ impl Stdio {
                 Some(null()?),
                 Some(f.as_fd().try_clone_to_owned()?),
                 Some(f.as_fd().try_clone_to_owned()?),
+            ],
+            Stdio::Fds(fds) => [
+                Some(fds[0].try_clone()?),
+                Some(fds[1].try_clone()?),
+                Some(fds[2].try_clone()?),
             ],
         }))
     }

@@ -148,33 +148,44 @@ pub fn run(
             return Err(e);
         }
     };
-    if let Err(e) = start(root, id) {
+    // The process leads a session of its own (no terminal of ours is its controlling one):
+    // the signals a terminal or `kill` sends us go on to it, as runc's do.
+    let saved_mask = nix::sys::signal::SigSet::thread_get_mask().ok();
+    let signals = if detach {
+        None
+    } else {
+        Some(
+            super::exec::forwarded_signals().map_err(|message| RuntimeError::Setup {
+                id: id.to_string(),
+                message,
+            })?,
+        )
+    };
+    let started = start(root, id);
+    let code = match (&started, master) {
+        (Ok(()), master) if !detach => {
+            if let Some(master) = master {
+                relay(master);
+            }
+            let pid = nix::unistd::Pid::from_raw(st.pid);
+            Some(super::exec::wait_forwarding(pid, signals.as_ref(), false))
+        }
+        _ => None,
+    };
+    drop(signals);
+    if let Some(mask) = saved_mask {
+        let _ = mask.thread_set_mask();
+    }
+    if let Err(e) = started {
+        // A container that failed to start is not left created.
         let _ = delete(root, id, true);
         return Err(e);
     }
-    if detach {
+    let Some(code) = code else {
         return Ok(Outcome {
             code: 0,
             oom_killed: false,
         });
-    }
-    if let Some(master) = master {
-        relay(master);
-    }
-    let pid = rustix::process::Pid::from_raw(st.pid).expect("positive pid");
-    let code = loop {
-        match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()) {
-            Ok(Some((_, status))) => {
-                if let Some(c) = status.exit_status() {
-                    break c;
-                }
-                if let Some(s) = status.terminating_signal() {
-                    break 128 + s;
-                }
-            }
-            Ok(None) | Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(RuntimeError::io(Path::new("waitpid"), e.into())),
-        }
     };
     let oom_killed =
         cgroup_rel(&d).is_some_and(|rel| cgroup::oom_kills(Path::new(cgroup::ROOT), &rel) > 0);

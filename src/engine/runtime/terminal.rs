@@ -69,9 +69,14 @@ pub fn set_size(fd: impl AsFd, rows: u16, cols: u16) -> Result<(), String> {
 }
 
 /// Makes `slave` the calling process's controlling terminal and standard streams (in a new
-/// session).
+/// session, unless the process leads one already).
 pub fn make_controlling(slave: &OwnedFd) -> Result<(), String> {
-    rustix::process::setsid().map_err(|e| format!("setsid: {e}"))?;
+    // EPERM: the process leads a group, which here means it ran setsid already (a group
+    // leader outside a session of its own fails at TIOCSCTTY below).
+    match rustix::process::setsid() {
+        Ok(_) | Err(rustix::io::Errno::PERM) => {}
+        Err(e) => return Err(format!("setsid: {e}")),
+    }
     rustix::process::ioctl_tiocsctty(slave).map_err(|e| format!("TIOCSCTTY: {e}"))?;
     rustix::stdio::dup2_stdin(slave).map_err(|e| format!("terminal stdin: {e}"))?;
     rustix::stdio::dup2_stdout(slave).map_err(|e| format!("terminal stdout: {e}"))?;
