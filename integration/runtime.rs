@@ -13,7 +13,7 @@ fn run_gives_pid_1_hostname_docker_capabilities_and_the_exit_code() {
     let script =
         "echo pid=$$; hostname; grep -E '^(CapEff|CapInh|CapAmb|CapBnd)' /proc/self/status; exit 7";
     let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
-    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     let text = stdout(&out);
     assert_eq!(
         out.status.code(),
@@ -35,7 +35,7 @@ fn run_gives_pid_1_hostname_docker_capabilities_and_the_exit_code() {
         text.contains("CapInh:\t0000000000000000") && text.contains("CapAmb:\t0000000000000000"),
         "{text}"
     );
-    let st = b.oci(&["state", "c1"]);
+    let st = b.oci(&["state", &b.id("c1")]);
     assert!(!st.status.success(), "run deletes the container afterwards");
 }
 
@@ -46,13 +46,13 @@ fn a_killed_container_exits_with_128_plus_the_signal() {
     }
     let b = Berth::new();
     let bundle = b.bundle("b1", &["sleep", "60"], |_| {});
-    let mut child = b.oci_spawn(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let mut child = b.oci_spawn(&["run", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while status(&b, "c1") != "running" {
+    while status(&b, &b.id("c1")) != "running" {
         assert!(Instant::now() < deadline, "never running");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(b.oci(&["kill", "c1", "KILL"]).status.success());
+    assert!(b.oci(&["kill", &b.id("c1"), "KILL"]).status.success());
     let code = child.wait().unwrap().code();
     assert_eq!(code, Some(137));
 }
@@ -71,48 +71,48 @@ fn lifecycle_transitions_and_invalid_ones() {
     let b = Berth::new();
     let bundle = b.bundle("b1", &["sleep", "60"], |_| {});
     let bundle = bundle.to_str().unwrap();
-    let out = b.oci_detached(&["create", "-b", bundle, "c1"]);
+    let out = b.oci_detached(&["create", "-b", bundle, &b.id("c1")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(status(&b, "c1"), "created");
+    assert_eq!(status(&b, &b.id("c1")), "created");
     // The container's mounts (its root, /proc, /dev...) live in its own mount namespace only.
     let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
         !host_mounts.contains(bundle),
         "a container mount leaked to the host: {host_mounts}"
     );
-    let again = b.oci_detached(&["create", "-b", bundle, "c1"]);
+    let again = b.oci_detached(&["create", "-b", bundle, &b.id("c1")]);
     assert!(
         stderr(&again).contains("already exists"),
         "{}",
         stderr(&again)
     );
-    assert!(b.oci(&["start", "c1"]).status.success());
-    assert_eq!(status(&b, "c1"), "running");
-    let out = b.oci(&["start", "c1"]);
+    assert!(b.oci(&["start", &b.id("c1")]).status.success());
+    assert_eq!(status(&b, &b.id("c1")), "running");
+    let out = b.oci(&["start", &b.id("c1")]);
     assert!(
         stderr(&out).contains("is running; start needs it created"),
         "{}",
         stderr(&out)
     );
-    let out = b.oci(&["delete", "c1"]);
+    let out = b.oci(&["delete", &b.id("c1")]);
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
-    assert!(b.oci(&["kill", "c1", "KILL"]).status.success());
+    assert!(b.oci(&["kill", &b.id("c1"), "KILL"]).status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
-    while status(&b, "c1") != "stopped" {
+    while status(&b, &b.id("c1")) != "stopped" {
         assert!(Instant::now() < deadline, "never stopped");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = b.oci(&["kill", "c1"]);
+    let out = b.oci(&["kill", &b.id("c1")]);
     assert!(stderr(&out).contains("stopped"), "{}", stderr(&out));
-    assert!(b.oci(&["delete", "c1"]).status.success());
-    assert!(stderr(&b.oci(&["state", "c1"])).contains("does not exist"));
+    assert!(b.oci(&["delete", &b.id("c1")]).status.success());
+    assert!(stderr(&b.oci(&["state", &b.id("c1")])).contains("does not exist"));
     // delete --force of a created container kills it.
     assert!(b
-        .oci_detached(&["create", "-b", bundle, "c2"])
+        .oci_detached(&["create", "-b", bundle, &b.id("c2")])
         .status
         .success());
-    assert!(b.oci(&["delete", "--force", "c2"]).status.success());
-    assert!(stderr(&b.oci(&["state", "c2"])).contains("does not exist"));
+    assert!(b.oci(&["delete", "--force", &b.id("c2")]).status.success());
+    assert!(stderr(&b.oci(&["state", &b.id("c2")])).contains("does not exist"));
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn masked_read_only_paths_and_read_only_root() {
                   (echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null && echo sys-writable || echo sys-ro; \
                   touch /newfile 2>/dev/null && echo root-writable || echo root-ro";
     let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
-    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
@@ -152,7 +152,7 @@ fn a_symlinked_mount_target_stays_inside_the_root() {
         });
     // A hostile rootfs: /evil is a symlink to /tmp, which on the host is the host's /tmp.
     std::os::unix::fs::symlink("/tmp", bundle.join("rootfs/evil")).unwrap();
-    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     assert!(
         stdout(&out).contains("from src"),
         "mounted on the root's /tmp: {}{}",
@@ -171,7 +171,7 @@ fn a_symlinked_mount_target_stays_inside_the_root() {
         }));
         });
     std::os::unix::fs::symlink(b.path().join("nowhere"), bundle2.join("rootfs/evil")).unwrap();
-    let out = b.oci(&["run", "-b", bundle2.to_str().unwrap(), "c2"]);
+    let out = b.oci(&["run", "-b", bundle2.to_str().unwrap(), &b.id("c2")]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("/evil"), "{}", stderr(&out));
     assert!(
@@ -187,7 +187,7 @@ fn a_missing_program_is_a_clear_error() {
     }
     let b = Berth::new();
     let bundle = b.bundle("b1", &["/no/such/program"], |_| {});
-    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     assert_eq!(out.status.code(), Some(127));
     assert!(
         stderr(&out).contains("/no/such/program"),
@@ -207,7 +207,7 @@ fn seccomp_refuses_namespaces_mounts_and_keyrings() {
                   mount -t tmpfs t /tmp 2>/dev/null && echo mount-ok || echo mount-refused; \
                   echo done";
     let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
-    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     let text = stdout(&out);
     assert!(
         text.contains("Seccomp:\t2"),
@@ -237,7 +237,7 @@ fn a_non_root_user_gets_no_capabilities() {
             spec["process"]["capabilities"]["permitted"] = serde_json::json!([]);
         },
     );
-    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     let lines: Vec<&str> = text.lines().collect();
@@ -356,7 +356,7 @@ fn mknod_cannot_reach_a_host_disk() {
     let script = "mknod /dev/disk b 8 0 && echo made; head -c 1 /dev/disk >/dev/null 2>&1 && echo read || echo refused; \
                   mknod /dev/mem2 c 1 1; head -c 1 /dev/mem2 >/dev/null 2>&1 && echo mem-read || echo mem-refused";
     let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
-    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), "c1"]);
+    let out = b.oci(&["run", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     let text = stdout(&out);
     assert!(
         text.contains("refused") && !text.contains("\nread"),

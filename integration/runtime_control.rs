@@ -58,7 +58,7 @@ fn a_terminal_reaches_the_console_socket() {
         socket.to_str().unwrap(),
         "-b",
         bundle.to_str().unwrap(),
-        "c1",
+        &b.id("c1"),
     ]);
     let conn = accept(&listener);
     let (master, name) = berth::engine::runtime::terminal::recv_fd(&conn).unwrap();
@@ -87,7 +87,7 @@ fn a_terminal_without_a_socket_is_a_clear_error_for_create() {
     let bundle = b.bundle("b1", &["true"], |spec| {
         spec["process"]["terminal"] = serde_json::json!(true);
     });
-    let out = b.oci_detached(&["create", "-b", bundle.to_str().unwrap(), "c1"]);
+    let out = b.oci_detached(&["create", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("--console-socket"),
@@ -108,17 +108,18 @@ fn pause_freezes_and_resume_thaws() {
     let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
     let bundle = bundle.to_str().unwrap();
     assert!(b
-        .oci_detached(&["create", "-b", bundle, "c1"])
+        .oci_detached(&["create", "-b", bundle, &b.id("c1")])
         .status
         .success());
-    let out = b.oci(&["pause", "c1"]);
+    let out = b.oci(&["pause", &b.id("c1")]);
     assert!(
         stderr(&out).contains("is created; pause needs it running"),
         "{}",
         stderr(&out)
     );
-    assert!(b.oci(&["start", "c1"]).status.success());
-    let st: serde_json::Value = serde_json::from_slice(&b.oci(&["state", "c1"]).stdout).unwrap();
+    assert!(b.oci(&["start", &b.id("c1")]).status.success());
+    let st: serde_json::Value =
+        serde_json::from_slice(&b.oci(&["state", &b.id("c1")]).stdout).unwrap();
     let pid = st["pid"].as_i64().unwrap();
     // Pause only once the shell has its TERM trap (a signal before it is ignored by PID 1).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -133,25 +134,29 @@ fn pause_freezes_and_resume_thaws() {
         assert!(Instant::now() < deadline, "the shell never trapped TERM");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let out = b.oci(&["pause", "c1"]);
+    let out = b.oci(&["pause", &b.id("c1")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(status(&b, "c1"), "paused");
+    assert_eq!(status(&b, &b.id("c1")), "paused");
     // A frozen process handles no signal until it is thawed.
-    assert!(b.oci(&["kill", "c1", "TERM"]).status.success());
+    assert!(b.oci(&["kill", &b.id("c1"), "TERM"]).status.success());
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(status(&b, "c1"), "paused", "a frozen process does not die");
+    assert_eq!(
+        status(&b, &b.id("c1")),
+        "paused",
+        "a frozen process does not die"
+    );
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
-    let out = b.oci(&["resume", "c1"]);
+    let out = b.oci(&["resume", &b.id("c1")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    wait_for_status(&b, "c1", "stopped");
-    assert!(b.oci(&["delete", "c1"]).status.success());
+    wait_for_status(&b, &b.id("c1"), "stopped");
+    assert!(b.oci(&["delete", &b.id("c1")]).status.success());
     // delete --force of a paused container.
     assert!(b
-        .oci_detached(&["run", "-d", "-b", bundle, "c2"])
+        .oci_detached(&["run", "-d", "-b", bundle, &b.id("c2")])
         .status
         .success());
-    assert!(b.oci(&["pause", "c2"]).status.success());
-    let out = b.oci(&["delete", "--force", "c2"]);
+    assert!(b.oci(&["pause", &b.id("c2")]).status.success());
+    let out = b.oci(&["delete", "--force", &b.id("c2")]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(b.state_files().iter().all(|f| !f.starts_with("runtime/c2")));
 }
@@ -168,15 +173,15 @@ fn events_report_statistics_and_oom_kills() {
         spec["linux"]["resources"]["memory"] =
             serde_json::json!({"limit": 16 << 20, "swap": 16 << 20});
     });
-    let out = b.oci_detached(&["run", "-d", "-b", bundle.to_str().unwrap(), "c1"]);
+    let out = b.oci_detached(&["run", "-d", "-b", bundle.to_str().unwrap(), &b.id("c1")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let stats = b.oci(&["events", "--stats", "c1"]);
+    let stats = b.oci(&["events", "--stats", &b.id("c1")]);
     let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     assert_eq!(v["type"], "stats");
     assert_eq!(v["data"]["memory"]["limit"], 16 << 20);
     assert!(v["data"]["memory"]["usage"].as_u64().unwrap() > 0, "{v}");
     assert!(v["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{v}");
-    let events = b.oci_spawn_output(&["events", "--interval", "60", "c1"]);
+    let events = b.oci_spawn_output(&["events", "--interval", "60", &b.id("c1")]);
     // The watcher is up once it holds its eventfd (v1) or inotify descriptor (v2); then the
     // allocation starts. events exits when the container's process does.
     let fd_dir = format!("/proc/{}/fd", events.id());
@@ -193,7 +198,7 @@ fn events_report_statistics_and_oom_kills() {
     let out = events.wait_with_output().unwrap();
     let text = stdout(&out);
     assert!(text.contains(r#""type":"oom""#), "{text}{}", stderr(&out));
-    assert!(b.oci(&["delete", "c1"]).status.success());
+    assert!(b.oci(&["delete", &b.id("c1")]).status.success());
 }
 
 #[test]

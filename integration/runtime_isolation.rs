@@ -23,7 +23,7 @@ fn the_cgroup_view_is_the_containers_own_and_read_only() {
                   for f in /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/memory/release_agent; do \
                     [ -e $f ] || continue; (echo 1 > $f) 2>/dev/null && echo writable:$f || echo refused; done";
     let bundle = b.bundle("b1", &["sh", "-c", script], |_| {});
-    let (code, out, err) = run(&b, &bundle, "c1");
+    let (code, out, err) = run(&b, &bundle, &b.id("c1"));
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("mounted"), "{out}");
     assert!(
@@ -55,7 +55,7 @@ fn only_namespaced_sysctls_are_written() {
                 serde_json::json!({"kernel.shmmax": "4242424", "net.ipv4.ip_forward": "1"});
         },
     );
-    let (code, out, err) = run(&b, &bundle, "c1");
+    let (code, out, err) = run(&b, &bundle, &b.id("c1"));
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "4242424\n1\n");
     assert_eq!(
@@ -66,14 +66,14 @@ fn only_namespaced_sysctls_are_written() {
     let bundle = b.bundle("b2", &["true"], |spec| {
         spec["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "1"});
     });
-    let (code, _, err) = run(&b, &bundle, "c2");
+    let (code, _, err) = run(&b, &bundle, &b.id("c2"));
     assert_ne!(code, Some(0));
     assert!(
         err.contains("sysctl `kernel.panic` is not allowed") && err.contains("host"),
         "{err}"
     );
     assert!(
-        b.state_files().iter().all(|f| !f.contains("c2")),
+        b.state_files().iter().all(|f| !f.contains(&b.id("c2"))),
         "nothing left of c2"
     );
 }
@@ -87,12 +87,12 @@ fn oom_score_adj_is_applied() {
     let bundle = b.bundle("b1", &["cat", "/proc/self/oom_score_adj"], |spec| {
         spec["process"]["oomScoreAdj"] = serde_json::json!(321);
     });
-    let (code, out, err) = run(&b, &bundle, "c1");
+    let (code, out, err) = run(&b, &bundle, &b.id("c1"));
     assert_eq!((code, out.as_str()), (Some(0), "321\n"), "{err}");
     let bundle = b.bundle("b2", &["true"], |spec| {
         spec["process"]["oomScoreAdj"] = serde_json::json!(5000);
     });
-    let (_, _, err) = run(&b, &bundle, "c2");
+    let (_, _, err) = run(&b, &bundle, &b.id("c2"));
     assert!(err.contains("outside -1000..1000"), "{err}");
 }
 
@@ -115,7 +115,7 @@ fn a_symlinked_proc_in_the_image_gets_berths_own_proc() {
     std::fs::remove_dir(rootfs.join("proc")).unwrap();
     std::fs::create_dir(rootfs.join("elsewhere")).unwrap();
     std::os::unix::fs::symlink("/elsewhere", rootfs.join("proc")).unwrap();
-    let (code, out, err) = run(&b, &bundle, "c1");
+    let (code, out, err) = run(&b, &bundle, &b.id("c1"));
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "dir\nName:");
     assert_eq!(
@@ -160,7 +160,7 @@ fn a_read_only_rbind_is_read_only_all_the_way_down() {
                 "options": ["rbind", "ro", "nosuid", "nodev"]
             }));
     });
-    let (code, out, err) = run(&b, &bundle, "c1");
+    let (code, out, err) = run(&b, &bundle, &b.id("c1"));
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "top-ro\nsub-ro\n");
 }
@@ -181,7 +181,7 @@ fn hugetlb_limits_reach_the_cgroup() {
         spec["linux"]["resources"]["hugepageLimits"] =
             serde_json::json!([{"pageSize": "2MB", "limit": 4194304}]);
     });
-    let (_, out, err) = run(&b, &bundle, "c1");
+    let (_, out, err) = run(&b, &bundle, &b.id("c1"));
     assert_eq!(out.trim(), "4194304", "{err}");
 }
 
@@ -266,9 +266,16 @@ fn the_setup_process_cannot_be_inspected_or_overwritten_from_a_shared_pid_namesp
     let out = probe_setup_process_from_a_neighbour(&b, "plain", false);
     assert_eq!(out, "environ-denied\nexe-denied\nexe-unwritable\n");
     // With CAP_SYS_PTRACE: /proc/PID/exe opens, but it is a protected view of berth's binary
-    // (a private read-only overlay: its path is the overlay's, not the host file's).
+    // (a private read-only overlay: its path is the overlay's, `/berth-monitor`, not the host
+    // file's).
     let out = probe_setup_process_from_a_neighbour(&b, "ptrace", true);
-    assert!(out.contains("exe=/berth\n"), "{out}");
+    let host_dir = std::path::Path::new(env!("CARGO_BIN_EXE_berth"))
+        .parent()
+        .unwrap();
+    assert!(
+        out.contains("exe=/berth") && !out.contains(host_dir.to_str().unwrap()),
+        "{out}"
+    );
     assert!(out.ends_with("exe-unwritable\n"), "{out}");
     assert!(!out.contains("exe-written"), "{out}");
 }

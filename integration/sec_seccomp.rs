@@ -227,7 +227,7 @@ fn a_custom_profile_denies_every_syscall_it_names() {
     let bundle = probe_bundle(&b, "b1", &calls_of(DENY), |spec| {
         spec["linux"]["seccomp"] = profile(serde_json::json!([deny_rule()]));
     });
-    let (code, out, err) = oci_run(&b, &bundle, "c1");
+    let (code, out, err) = oci_run(&b, &bundle, &b.id("c1"));
     assert_eq!(code, Some(0), "{out}{err}");
     assert_denied(&answers(&out), DENY, DENIED, "oci run, linux.seccomp");
 }
@@ -435,7 +435,7 @@ fn a_name_that_is_no_syscall_is_an_error_unless_its_rule_is_optional() {
     let bundle = probe_bundle(&b, "b1", &calls, |spec| {
         spec["linux"]["seccomp"] = rule(false);
     });
-    let (code, out, err) = oci_run(&b, &bundle, "c1");
+    let (code, out, err) = oci_run(&b, &bundle, &b.id("c1"));
     assert_ne!(code, Some(0), "refused: {out}");
     assert!(
         err.contains("berth_no_such_call")
@@ -451,7 +451,7 @@ fn a_name_that_is_no_syscall_is_an_error_unless_its_rule_is_optional() {
     let bundle = probe_bundle(&b, "b2", &calls, |spec| {
         spec["linux"]["seccomp"] = rule(true);
     });
-    let (code, out, err) = oci_run(&b, &bundle, "c2");
+    let (code, out, err) = oci_run(&b, &bundle, &b.id("c2"));
     assert_eq!(code, Some(0), "{out}{err}");
     assert_denied(
         &answers(&out),
@@ -499,7 +499,7 @@ fn the_default_profile_refuses_vsock_and_alg_sockets() {
     assert_vsock_refused(&answers(&out), "berth run");
 
     let bundle = probe_bundle(&b, "b1", &socket_calls(), |_| {});
-    let (code, out, err) = oci_run(&b, &bundle, "c1");
+    let (code, out, err) = oci_run(&b, &bundle, &b.id("c1"));
     assert_eq!(code, Some(0), "{out}{err}");
     assert_vsock_refused(
         &answers(&out),

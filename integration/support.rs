@@ -117,6 +117,19 @@ impl Berth {
         self.root.path()
     }
 
+    /// An OCI container ID of this test's own: the runtime names a container's cgroups by
+    /// its ID (`berth/<id>`) on the whole host, so tests running side by side must never
+    /// share one.
+    pub fn id(&self, name: &str) -> String {
+        let dir = self.root.path().file_name().unwrap().to_string_lossy();
+        let tag: String = dir
+            .trim_start_matches("berth-it-")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        format!("{name}-{tag}")
+    }
+
     /// Runs `berth --root ROOT ARGS...`.
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_berth"))

@@ -19,7 +19,7 @@ fn oci_run_from_a_terminal_cannot_type_into_it() {
     let shell = Shell::run(
         &b,
         &term,
-        &["oci", "run", "-b", bundle.to_str().unwrap(), "c1"],
+        &["oci", "run", "-b", bundle.to_str().unwrap(), &b.id("c1")],
     );
     assert_eq!(shell.berth_code(&term), 0, "{}", term.output());
     let injected = term.pending_input();
@@ -81,7 +81,7 @@ fn signals_reach_a_process_in_its_own_session() {
         ],
         |_| {},
     );
-    let mut child = b.oci_spawn_output(&["run", "-b", bundle.to_str().unwrap(), "c2"]);
+    let mut child = b.oci_spawn_output(&["run", "-b", bundle.to_str().unwrap(), &b.id("c2")]);
     let mut line = [0u8; 6];
     child
         .stdout
@@ -98,7 +98,7 @@ fn signals_reach_a_process_in_its_own_session() {
             break s;
         }
         if Instant::now() > deadline {
-            let _ = b.oci(&["delete", "-f", "c2"]);
+            let _ = b.oci(&["delete", "-f", &b.id("c2")]);
             let _ = child.kill();
             panic!("oci run did not end after SIGTERM");
         }
@@ -113,7 +113,7 @@ fn signals_reach_a_process_in_its_own_session() {
         let _ = out.read_to_string(&mut rest);
         let _ = tx.send(rest);
     });
-    let _ = b.oci(&["delete", "-f", "c2"]);
+    let _ = b.oci(&["delete", "-f", &b.id("c2")]);
     let rest = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
     assert_eq!(status.code(), Some(9), "{status:?}, output: {rest}");
     assert!(rest.contains("got-term"), "{rest}");

@@ -54,18 +54,37 @@ pub fn self_protected() -> bool {
     .is_ok_and(|fd| is_protected(fd.as_fd()))
 }
 
+/// The small binary installed beside `berth` that runs a container's processes (the monitor,
+/// the setup stages): less to load and relocate than `berth` itself.
+pub const SETUP_BINARY: &str = "berth-monitor";
+
 /// This process's binary, protected: `None` when it runs from a protected one already
 /// (`/proc/self/exe` is then safe to exec), else a descriptor of a protected copy.
 /// `runtime_root` holds the overlay's empty layer.
 pub fn protect_self(runtime_root: &Path) -> io::Result<Option<OwnedFd>> {
+    protect(runtime_root, false)
+}
+
+/// A protected binary to exec a container's setup stages from (`oci __init2`, `oci __exec1`):
+/// as [`protect_self`], but [`SETUP_BINARY`] when it is installed beside this one (~3 ms less
+/// to start than `berth`).
+pub fn protect_setup_binary(runtime_root: &Path) -> io::Result<Option<OwnedFd>> {
+    protect(runtime_root, true)
+}
+
+fn protect(runtime_root: &Path, small: bool) -> io::Result<Option<OwnedFd>> {
     if self_protected() {
         return Ok(None);
     }
     let own = std::fs::read_link("/proc/self/exe")?;
     // A binary replaced since this process started reads "... (deleted)": copy what runs.
     if let (Some(dir), Some(name), true) = (own.parent(), own.file_name(), own.is_file()) {
-        if let Ok(mut fds) = overlay(dir, &[Path::new(name)], runtime_root) {
-            if let Some(fd) = fds.pop().flatten() {
+        let mut names = vec![Path::new(name)];
+        if small {
+            names.insert(0, Path::new(SETUP_BINARY));
+        }
+        if let Ok(fds) = overlay(dir, &names, runtime_root) {
+            if let Some(fd) = fds.into_iter().flatten().next() {
                 return Ok(Some(fd));
             }
         }

@@ -76,7 +76,7 @@ fn stage1(
         console: console.map(Path::to_path_buf),
         new_session,
     };
-    let copy = super::exe::protect_self(root)
+    let copy = super::exe::protect_setup_binary(root)
         .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
     let program = match &copy {
         Some(fd) => super::exe::fd_path(fd.as_fd()),

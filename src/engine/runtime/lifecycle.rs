@@ -297,7 +297,7 @@ fn create_in(
     // The setup process execs the container's program: it must run from a protected binary
     // (CVE-2019-5736). This process's own when it is one, else a protected copy.
     let root = d.parent().unwrap_or(d);
-    let copy = super::exe::protect_self(root)
+    let copy = super::exe::protect_setup_binary(root)
         .map_err(|e| RuntimeError::io(Path::new("/proc/self/exe"), e))?;
     let program = match &copy {
         Some(fd) => super::exe::fd_path(fd.as_fd()),
