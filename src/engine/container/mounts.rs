@@ -6,7 +6,7 @@
 //! tmpfs's own options only.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -89,123 +89,16 @@ pub(crate) fn invalid(msg: String) -> ContainerError {
 }
 
 /// The lexically cleaned absolute container path of a mount, refusing relative targets, `/`,
-/// and the kernel's /proc and /sys.
+/// and the kernel's /proc and /sys ([`crate::mount_rules`]).
 pub fn clean_destination(target: &str) -> Result<String, ContainerError> {
-    if !target.starts_with('/') {
-        return Err(invalid(format!(
-            "mount target `{target}` must be an absolute container path"
-        )));
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for c in Path::new(target).components() {
-        match c {
-            Component::Normal(p) => parts.push(p.to_str().unwrap_or("")),
-            Component::ParentDir => {
-                parts.pop();
-            }
-            _ => {}
-        }
-    }
-    let clean = format!("/{}", parts.join("/"));
-    if clean == "/" {
-        return Err(invalid(format!(
-            "mount target `{target}`: the container's root cannot be a mount target"
-        )));
-    }
-    for kernel in ["/proc", "/sys"] {
-        if clean == kernel || clean.starts_with(&format!("{kernel}/")) {
-            return Err(invalid(format!(
-                "mount target `{target}`: {kernel} belongs to the kernel; mount elsewhere"
-            )));
-        }
-    }
-    Ok(clean)
-}
-
-/// The mount flags a tmpfs takes (`--tmpfs DST:OPTIONS`); the runtime sets them.
-const TMPFS_FLAGS: [&str; 14] = [
-    "ro",
-    "rw",
-    "nosuid",
-    "suid",
-    "nodev",
-    "dev",
-    "noexec",
-    "exec",
-    "relatime",
-    "strictatime",
-    "noatime",
-    "sync",
-    "async",
-    "dirsync",
-];
-
-/// tmpfs's own `KEY=VALUE` options (Docker's list), passed to the kernel.
-const TMPFS_DATA: [&str; 7] = [
-    "size",
-    "mode",
-    "uid",
-    "gid",
-    "nr_inodes",
-    "nr_blocks",
-    "mpol",
-];
-
-/// Whether `value` suits the tmpfs option `key`.
-fn tmpfs_value_ok(key: &str, value: &str) -> bool {
-    let number_then = |suffixes: &str| {
-        let digits = value.trim_end_matches(|c| suffixes.contains(c));
-        !digits.is_empty()
-            && value.len() - digits.len() <= 1
-            && digits.bytes().all(|b| b.is_ascii_digit())
-    };
-    match key {
-        "size" => number_then("kKmMgGtTpPeE%"),
-        "nr_inodes" | "nr_blocks" => number_then("kKmMgGtTpPeE"),
-        "mode" => {
-            value.bytes().all(|b| (b'0'..=b'7').contains(&b))
-                && u32::from_str_radix(value, 8).is_ok_and(|m| m <= 0o7777)
-        }
-        "uid" | "gid" => value.bytes().all(|b| b.is_ascii_digit()) && value.parse::<u32>().is_ok(),
-        "mpol" => {
-            !value.is_empty()
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b":-=".contains(&b))
-        }
-        _ => false,
-    }
+    crate::mount_rules::mount_target(target)
+        .map_err(|e| invalid(format!("mount target `{target}`: {e}")))
 }
 
 /// The options of `--tmpfs DEST:OPTIONS`, checked: only tmpfs's own (size, mode, uid, gid,
-/// nr_inodes, nr_blocks, mpol) and the mount flags that fit a tmpfs. `bind`/`rbind` would
-/// make the runtime bind a host path instead, and propagation or unknown options have no
-/// place on a tmpfs (Podman refuses them too).
+/// nr_inodes, nr_blocks, mpol) and the mount flags that fit a tmpfs ([`crate::mount_rules`]).
 pub fn tmpfs_options(dest: &str, options: &str) -> Result<Vec<String>, ContainerError> {
-    let mut out = Vec::new();
-    for o in options.split(',').filter(|o| !o.is_empty()) {
-        let ok = match o.split_once('=') {
-            None => TMPFS_FLAGS.contains(&o),
-            Some((key, value)) => TMPFS_DATA.contains(&key) && tmpfs_value_ok(key, value),
-        };
-        if !ok {
-            let what = match o.split_once('=') {
-                Some((key, _)) if TMPFS_DATA.contains(&key) => {
-                    format!("`{o}` is not a valid value for {key}")
-                }
-                _ if TMPFS_DATA.contains(&o) => format!("`{o}` needs a value ({o}=...)"),
-                _ => format!("`{o}` is not a tmpfs option"),
-            };
-            return Err(invalid(format!(
-                "--tmpfs {dest}: {what}; a tmpfs takes {}=VALUE and the flags {} \
-                 (no bind, rbind or propagation: a tmpfs is not a bind mount)",
-                TMPFS_DATA.join("=VALUE, "),
-                TMPFS_FLAGS.join(", ")
-            )));
-        }
-        out.push(o.to_string());
-    }
-    Ok(out)
+    crate::mount_rules::tmpfs_options(options).map_err(|e| invalid(format!("--tmpfs {dest}: {e}")))
 }
 
 /// `--tmpfs` mounts made definite at create: destinations cleaned and checked (not /proc or

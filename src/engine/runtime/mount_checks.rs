@@ -7,7 +7,9 @@
 //! bundle ([`resolve_bind_sources`]), never looked up in the caller's working directory. Where a destination leads through the
 //! image's symlinks is checked when it is mounted (see `rootfs`).
 
-use std::path::{Component, Path};
+use std::path::Path;
+
+use crate::mount_rules::{clean, within, KERNEL_TREES};
 
 use oci_spec::runtime::{Mount, Spec};
 
@@ -22,25 +24,6 @@ const PROC_FILE_BINDS: [&str; 8] = [
     "/proc/loadavg",
     "/proc/slabinfo",
 ];
-
-/// `path` with `.` and `..` resolved lexically (`..` at the root stays there).
-fn clean(path: &Path) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in path.components() {
-        match c {
-            Component::Normal(p) => parts.push(p.to_str().unwrap_or("\u{fffd}")),
-            Component::ParentDir => {
-                parts.pop();
-            }
-            _ => {}
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
-fn within(path: &str, dir: &str) -> bool {
-    path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
-}
 
 fn is_bind(m: &Mount) -> bool {
     m.typ().as_deref() == Some("bind")
@@ -75,7 +58,7 @@ fn refusal(m: &Mount) -> Option<String> {
         p if within(p, "/sys/fs/cgroup") => matches!(typ, "cgroup" | "cgroup2") && !bind,
         p => bind && PROC_FILE_BINDS.contains(&p),
     };
-    let kernel = ["/proc", "/sys"].into_iter().find(|k| within(&path, k))?;
+    let kernel = KERNEL_TREES.into_iter().find(|k| within(&path, k))?;
     (!kernels_own).then(|| {
         format!(
             "destination `{}` is in {kernel}, which belongs to the kernel: only its own file \
