@@ -106,17 +106,6 @@ fn links_layer() -> Vec<u8> {
     t.into_inner().unwrap()
 }
 
-/// Mounts of this test's state root still in the mount table.
-fn mounts_of(b: &Berth) -> Vec<String> {
-    let root = b.path().to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(&root) && !l.contains(&format!("{root}/netns ")))
-        .map(String::from)
-        .collect()
-}
-
 /// The cgroup directories of `berth/<id>` in every hierarchy.
 fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     let base = Path::new("/sys/fs/cgroup");

@@ -33,6 +33,17 @@ pub fn tool(name: &str, package: &str) -> PathBuf {
     panic!("`{name}` is missing: install it with `apt-get install {package}` (.ci/run does)");
 }
 
+/// Mounts of this test's state root still in the mount table.
+pub fn mounts_of(b: &Berth) -> Vec<String> {
+    let root = b.path().to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&root) && !l.contains(&format!("{root}/netns ")))
+        .map(String::from)
+        .collect()
+}
+
 /// A private state root, removed (mounts undone first) when dropped.
 pub struct Berth {
     pub root: tempfile::TempDir,

@@ -14,17 +14,6 @@ fn volume_names(b: &Berth) -> Vec<String> {
         .collect()
 }
 
-/// Mounts of this test's state root still in the mount table.
-fn mounts_of(b: &Berth) -> Vec<String> {
-    let root = b.path().to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(&root) && !l.contains(&format!("{root}/netns ")))
-        .map(String::from)
-        .collect()
-}
-
 /// A layer with `dir` owned by `uid:gid`, mode `mode`, holding a file `seed`.
 fn owned_dir_layer(dir: &str, uid: u64, mode: u32) -> Vec<u8> {
     let mut t = tar::Builder::new(Vec::new());
