@@ -8,6 +8,7 @@ use std::process::{Command, Stdio as StdStdio};
 use std::time::Instant;
 
 use oci_spec::runtime::Spec;
+use serde::Deserialize;
 
 use super::cgroup;
 use super::state::{check_id, start_time, ContainerState, Status};
@@ -113,17 +114,19 @@ pub fn create(
         bundle: bundle.to_path_buf(),
         message: e.to_string(),
     })?;
-    let mut spec = Spec::load(bundle.join("config.json")).map_err(|e| RuntimeError::Bundle {
+    // Read once: the spec, and the raw JSON for what the types drop (seccomp's keys).
+    let bad = |message: String| RuntimeError::Bundle {
         bundle: bundle.clone(),
-        message: format!("config.json: {e}"),
-    })?;
+        message: format!("config.json: {message}"),
+    };
+    let raw: serde_json::Value = std::fs::read(bundle.join("config.json"))
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .map_err(bad)?;
+    let mut spec = Spec::deserialize(&raw).map_err(|e| bad(e.to_string()))?;
     super::mount_checks::resolve_bind_sources(&mut spec, &bundle);
-    super::seccomp::prepare_bundle(&mut spec, &bundle.join("config.json")).map_err(|e| {
-        RuntimeError::Bundle {
-            bundle: bundle.clone(),
-            message: format!("config.json: {}", e.within("linux.seccomp")),
-        }
-    })?;
+    super::seccomp::prepare_bundle(&mut spec, &raw)
+        .map_err(|e| bad(e.within("linux.seccomp").to_string()))?;
     check_spec(&spec).map_err(|message| RuntimeError::Bundle {
         bundle: bundle.clone(),
         message,

@@ -27,7 +27,6 @@ mod syscalls_x86_64;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, Spec};
 use seccompiler::{
@@ -191,21 +190,17 @@ pub fn default_profile() -> LinuxSeccomp {
     .expect("a valid profile")
 }
 
-/// Checks the profile of an OCI bundle (`config`, whose spec is `spec`) before anything is
-/// created, and drops the names of optional rules that are no syscall. Docker's keys, which an
-/// OCI config has not (`name`, `includes`, `excludes`), are errors: runc ignores them, and the
-/// conditions with them.
-pub fn prepare_bundle(spec: &mut Spec, config: &Path) -> Result<(), ProfileError> {
+/// Checks the profile of an OCI bundle (`raw`: its config.json as read, whose spec is `spec`)
+/// before anything is created, and drops the names of optional rules that are no syscall.
+/// Docker's keys, which an OCI config has not (`name`, `includes`, `excludes`), are errors:
+/// runc ignores them, and the conditions with them.
+pub fn prepare_bundle(spec: &mut Spec, raw: &serde_json::Value) -> Result<(), ProfileError> {
     let Some(mut linux) = spec.linux().clone() else {
         return Ok(());
     };
     let Some(mut profile) = linux.seccomp().clone() else {
         return Ok(());
     };
-    let raw: serde_json::Value = std::fs::read(config)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-        .map_err(|e| ProfileError::new("", e))?;
     let raw_rules = &raw["linux"]["seccomp"]["syscalls"];
     let mut rules = profile.syscalls().clone().unwrap_or_default();
     for (i, rule) in rules.iter_mut().enumerate() {

@@ -299,12 +299,12 @@ fn a_bundle_profile_drops_the_unknown_names_of_optional_rules_only() {
     let mut rule = deny(&["chroot", "berth_no_such_call"], 121);
     let (dir, mut spec) = bundle_with(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
         "syscalls": [deny(&["unshare"], 121), rule.clone()]}));
-    let e = prepare_bundle(&mut spec, &dir.path().join("config.json")).unwrap_err();
+    let e = prepare_bundle(&mut spec, &raw_of(&dir)).unwrap_err();
     assert_eq!(e.key, "syscalls[1]");
     rule["optional"] = true.into();
     let (dir, mut spec) = bundle_with(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
         "syscalls": [deny(&["unshare"], 121), rule]}));
-    prepare_bundle(&mut spec, &dir.path().join("config.json")).unwrap();
+    prepare_bundle(&mut spec, &raw_of(&dir)).unwrap();
     let profile = spec.linux().as_ref().unwrap().seccomp().clone().unwrap();
     let names: Vec<Vec<String>> = profile
         .syscalls()
@@ -327,10 +327,15 @@ fn a_bundle_profile_with_dockers_keys_is_refused() {
         rule[key] = value;
         let (dir, mut spec) =
             bundle_with(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]}));
-        let e = prepare_bundle(&mut spec, &dir.path().join("config.json")).unwrap_err();
+        let e = prepare_bundle(&mut spec, &raw_of(&dir)).unwrap_err();
         assert_eq!(e.key, format!("syscalls[0].{key}"), "{e}");
     }
     // Without a profile there is nothing to check.
     let (dir, mut spec) = bundle_with(serde_json::Value::Null);
-    prepare_bundle(&mut spec, &dir.path().join("config.json")).unwrap();
+    prepare_bundle(&mut spec, &raw_of(&dir)).unwrap();
+}
+
+/// The config.json [`bundle_with`] wrote, as read.
+fn raw_of(dir: &tempfile::TempDir) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap()
 }
