@@ -71,11 +71,12 @@ fn a_health_check_cannot_fill_the_run_directory_or_reach_a_host_file() {
     let b = Berth::new();
     let run = RunTmpfs::mount(&b);
     probe_image(&b);
-    // The check reports its descriptors, writes 100 kB and, the first time, leaves a writer
-    // in a session of its own (out of reach of a kill of the check's process group).
-    let check = "/probe fds; [ -e /tmp/w ] || { touch /tmp/w; \
-                 setsid sh -c 'yes; echo $? > /tmp/writer.status' & }; \
-                 head -c 100000 /dev/zero | tr '\\0' x";
+    // The check reports its descriptors, writes 100 kB and, the first time, then leaves a
+    // writer in a session of its own (out of reach of a kill of the check's process group;
+    // started last, so its output never mixes into what the check's own output is).
+    let check = "/probe fds; head -c 100000 /dev/zero | tr '\\0' x; \
+                 [ -e /tmp/w ] || { touch /tmp/w; \
+                 setsid sh -c 'yes; echo $? > /tmp/writer.status' & }";
     b.cli_ok(&[
         "run",
         "-d",
